@@ -1,0 +1,98 @@
+"""The ``edm`` command: ``serve``, ``migrate`` and ``token``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Optional
+
+import jwt
+import typer
+
+from edm.kit.settings import SettingsError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="EDM: the multi-tenant CRM data service.")
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    try:
+        settings = load_settings().with_secret()
+        settings.validate()
+    except SettingsError as exc:
+        typer.echo(f"edm: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return settings
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (one per core is a good start)."),
+    database_url: Optional[str] = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
+) -> None:
+    """Apply migrations, then serve the API."""
+    import uvicorn
+
+    from edm.kit.migrate import upgrade
+
+    if database_url:
+        os.environ["EDM_DATABASE_URL"] = database_url  # the workers read the same settings
+    settings = _settings()
+    upgrade(settings)
+    uvicorn.run(
+        "edm.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=settings.log_level,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from edm.kit.migrate import upgrade
+
+    upgrade(_settings())
+    typer.echo("database is up to date", err=True)
+
+
+@app.command()
+def token(
+    tenant: str = typer.Option(..., help="The tenant_id claim."),
+    sub: str = typer.Option(..., help="The sub claim (who is calling)."),
+    app_id: Optional[str] = typer.Option(None, "--app", help="The app_id claim, for integration keys."),
+    scope: Optional[str] = typer.Option(None, help="Space-separated scopes; none means a human session."),
+    ttl: int = typer.Option(3600, min=1, help="Seconds until the token expires."),
+) -> None:
+    """Print a token signed with the configured HS256 secret."""
+    settings = _settings()
+    if not settings.jwt_secret:
+        typer.echo("edm: no HS256 secret is configured (EDM_JWT_SECRET)", err=True)
+        raise typer.Exit(2)
+    now = int(time.time())
+    claims = {"sub": sub, "tenant_id": tenant, "iat": now, "exp": now + ttl}
+    if app_id:
+        claims["app_id"] = app_id
+    if scope is not None:
+        claims["scope"] = scope
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience[0]
+    sys.stdout.write(jwt.encode(claims, settings.jwt_secret, algorithm="HS256") + "\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

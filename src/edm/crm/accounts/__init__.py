@@ -1,0 +1,1 @@
+"""Accounts: customer organizations (SPEC §1–§6)."""

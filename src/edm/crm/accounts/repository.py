@@ -1,0 +1,174 @@
+"""SQL for accounts, and nothing else.
+
+Every function takes the verified ``Caller`` first and every statement it
+emits filters on the caller's tenant (and app, for app callers) through
+``_scope``.  Writes are single statements that return the written row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from edm.crm.accounts.table import COLUMNS, accounts
+from edm.kit.auth import Caller
+
+__all__ = [
+    "insert",
+    "get",
+    "update",
+    "soft_delete",
+    "state",
+    "exists",
+    "ancestors",
+    "lock_hierarchy",
+]
+
+_c = accounts.c
+_MAX_DEPTH = 10_000
+
+
+def _scope(caller: Caller, *, tenant_only: bool = False) -> list[sa.ColumnElement[bool]]:
+    """The tenant (and app) predicate every statement carries."""
+    predicate = [_c.tenant_id == caller.tenant_id]
+    if caller.app_id is not None and not tenant_only:
+        predicate.append(_c.app_id == caller.app_id)
+    return predicate
+
+
+def _live(caller: Caller, account_id: str) -> list[sa.ColumnElement[bool]]:
+    return [*_scope(caller), _c.id == account_id, sa.not_(_c.is_deleted)]
+
+
+async def insert(conn: AsyncConnection, caller: Caller, values: dict[str, Any]) -> RowMapping:
+    row = {**values, "tenant_id": caller.tenant_id, "app_id": caller.app_id}
+    result = await conn.execute(sa.insert(accounts).values(row).returning(*COLUMNS))
+    return result.mappings().one()
+
+
+async def get(conn: AsyncConnection, caller: Caller, account_id: str) -> RowMapping | None:
+    result = await conn.execute(sa.select(*COLUMNS).where(*_live(caller, account_id)))
+    return result.mappings().first()
+
+
+def _later_of(now: datetime, column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
+    """``now``, or one millisecond past ``column`` when the clock has not moved on,
+    so that ``updated_at`` changes on every write."""
+    if dialect == "sqlite":
+        bumped = sa.func.strftime("%Y-%m-%dT%H:%M:%fZ", column, "+0.001 seconds")
+        return sa.func.max(sa.literal(now, accounts.c.updated_at.type), bumped)
+    return sa.func.greatest(sa.literal(now, accounts.c.updated_at.type), column + sa.literal_column("interval '1 millisecond'", sa.Interval()))
+
+
+def _merge_custom_fields(patch: dict[str, Any], dialect: str) -> sa.ColumnElement[Any]:
+    """RFC 7396 merge of ``patch`` into custom_fields, inside the database.
+
+    Stored values are scalars or arrays (never objects), so one level of merge
+    is the whole of RFC 7396 here; a null in ``patch`` removes the key.
+    """
+    patch_param = sa.bindparam("custom_fields_patch", patch, type_=accounts.c.custom_fields.type)
+    if dialect == "sqlite":
+        return sa.func.json_patch(_c.custom_fields, patch_param)
+    return sa.func.jsonb_strip_nulls(_c.custom_fields.op("||")(patch_param))
+
+
+def _version_in(allowed: frozenset[int] | None) -> list[sa.ColumnElement[bool]]:
+    if allowed is None:
+        return []
+    if len(allowed) == 1:
+        return [_c.version == next(iter(allowed))]
+    return [_c.version.in_(sorted(allowed))]
+
+
+async def update(
+    conn: AsyncConnection,
+    caller: Caller,
+    account_id: str,
+    changes: dict[str, Any],
+    *,
+    custom_fields_patch: dict[str, Any] | None,
+    allowed_versions: frozenset[int] | None,
+    now: datetime,
+) -> RowMapping | None:
+    """Apply ``changes`` in one statement; None when no live row (at an allowed version) matched."""
+    dialect = conn.dialect.name
+    values: dict[str, Any] = dict(changes)
+    if custom_fields_patch is not None:
+        values["custom_fields"] = _merge_custom_fields(custom_fields_patch, dialect)
+    values.update(
+        version=_c.version + 1,
+        updated_at=_later_of(now, _c.updated_at, dialect),
+        updated_by=caller.sub,
+    )
+    where = _live(caller, account_id)
+    where += _version_in(allowed_versions)
+    result = await conn.execute(sa.update(accounts).where(*where).values(values).returning(*COLUMNS))
+    return result.mappings().first()
+
+
+async def soft_delete(
+    conn: AsyncConnection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
+) -> RowMapping | None:
+    where = _live(caller, account_id)
+    where += _version_in(allowed_versions)
+    statement = (
+        sa.update(accounts)
+        .where(*where)
+        .values(
+            is_deleted=True,
+            deleted_at=now,
+            deleted_by=caller.sub,
+            version=_c.version + 1,
+            updated_at=_later_of(now, _c.updated_at, conn.dialect.name),
+            updated_by=caller.sub,
+        )
+        .returning(*COLUMNS)
+    )
+    return (await conn.execute(statement)).mappings().first()
+
+
+async def state(conn: AsyncConnection, caller: Caller, account_id: str) -> int | None:
+    """The version of a live record the caller can see, or None."""
+    result = await conn.execute(sa.select(_c.version).where(*_live(caller, account_id)))
+    return result.scalar()
+
+
+async def exists(conn: AsyncConnection, caller: Caller, account_id: str) -> bool:
+    return await state(conn, caller, account_id) is not None
+
+
+async def ancestors(conn: AsyncConnection, caller: Caller, account_id: str) -> set[str]:
+    """``account_id`` and every account above it in the caller's tenant.
+
+    The walk crosses app boundaries on purpose: a cycle through another app's
+    record is still a cycle.  UNION (not UNION ALL) stops on repeats.
+    """
+    tenant = caller.tenant_id
+    seed = sa.select(_c.id, _c.parent_account_id, sa.literal(0).label("depth")).where(
+        *_scope(caller, tenant_only=True), _c.id == account_id
+    )
+    chain = seed.cte("chain", recursive=True)
+    parent = accounts.alias("parent")
+    chain = chain.union(
+        sa.select(parent.c.id, parent.c.parent_account_id, chain.c.depth + 1).where(
+            parent.c.tenant_id == tenant,
+            parent.c.id == chain.c.parent_account_id,
+            chain.c.depth < _MAX_DEPTH,
+        )
+    )
+    result = await conn.execute(sa.select(chain.c.id))
+    return set(result.scalars())
+
+
+async def lock_hierarchy(conn: AsyncConnection, caller: Caller) -> None:
+    """Serialize re-parenting within a tenant, so two moves cannot form a cycle together.
+
+    SQLite needs nothing: its write transactions already run one at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        key = sa.func.hashtextextended(sa.literal("edm.accounts.hierarchy:" + caller.tenant_id), 0)
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))

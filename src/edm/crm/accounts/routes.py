@@ -1,0 +1,75 @@
+"""HTTP for accounts: parse, call the service in one transaction, answer.
+
+Business rules live in ``service``; SQL in ``repository``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from edm.crm.accounts import service
+from edm.crm.accounts.auth import AccountsRead, AccountsWrite
+from edm.crm.accounts.render import record_json
+from edm.kit.jsonbody import JSON, JSON_OR_MERGE_PATCH, read_json_object
+from edm.kit.preconditions import etag, parse_condition
+from edm.server.deps import database, settings
+
+__all__ = ["router", "PREFIX"]
+
+PREFIX = "/api/v1/crm/accounts"
+router = APIRouter(prefix=PREFIX)
+
+
+def _account(row, status: int = 200, **headers: str) -> Response:  # type: ignore[no-untyped-def]
+    return Response(
+        record_json(row),
+        status_code=status,
+        media_type="application/json",
+        headers={"ETag": etag(row["version"]), **headers},
+    )
+
+
+@router.post("", status_code=201)
+async def create_account(request: Request, caller: AccountsWrite) -> Response:
+    body = await read_json_object(request, JSON)
+    async with database(request).write() as conn:
+        row = await service.create(conn, caller, body)
+    return _account(row, 201, Location=f"{PREFIX}/{row['id']}")
+
+
+@router.get("/{account_id}")
+async def get_account(request: Request, account_id: str, caller: AccountsRead) -> Response:
+    if_none_match = parse_condition(request.headers.get("if-none-match"), "If-None-Match")
+    async with database(request).read() as conn:
+        row = await service.get(conn, caller, account_id)
+    if if_none_match is not None and if_none_match.matches_weak(row["version"]):
+        return Response(status_code=304, headers={"ETag": etag(row["version"])})
+    return _account(row)
+
+
+@router.patch("/{account_id}")
+async def update_account(request: Request, account_id: str, caller: AccountsWrite) -> Response:
+    if_match = parse_condition(request.headers.get("if-match"), "If-Match")
+    body = await read_json_object(request, JSON_OR_MERGE_PATCH)
+    async with database(request).write() as conn:
+        row = await service.update(
+            conn,
+            caller,
+            account_id,
+            body,
+            if_match=if_match,
+            require_precondition=settings(request).require_if_match,
+        )
+    return _account(row)
+
+
+@router.delete("/{account_id}", status_code=204)
+async def delete_account(request: Request, account_id: str, caller: AccountsWrite) -> Response:
+    if_match = parse_condition(request.headers.get("if-match"), "If-Match")
+    async with database(request).write() as conn:
+        await service.delete(
+            conn, caller, account_id, if_match=if_match, require_precondition=settings(request).require_if_match
+        )
+    return Response(status_code=204)

@@ -1,0 +1,261 @@
+"""Request validation, generated from the field table.
+
+``validate_create`` and ``validate_patch`` turn a decoded JSON object into
+the values to store, or raise one ``ValidationFailed`` naming every bad
+field at once.  The pydantic models are built from ``FIELDS``; the checks a
+model cannot express per field (custom field keys, tag de-duplication) follow
+in plain code with the same error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import Field as PydanticField
+
+from edm.crm.accounts import formats
+from edm.crm.accounts.fields import (
+    ADDRESS_TYPES,
+    BY_NAME,
+    CLIENT_FIELDS,
+    CUSTOM_FIELD_KEY_PATTERN,
+    MAX_ADDRESSES,
+    MAX_CUSTOM_FIELDS,
+    MAX_CUSTOM_FIELDS_BYTES,
+    MAX_EMPLOYEE_COUNT,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    SERVER_FIELDS,
+    Field,
+)
+from edm.kit.errors import FieldError, ValidationFailed
+
+__all__ = ["validate_create", "validate_patch", "check_custom_fields_total", "Address", "AccountCreate", "AccountPatch"]
+
+import re
+
+_KEY = re.compile(CUSTOM_FIELD_KEY_PATTERN)
+
+
+def _text(max_length: int, *checks: Any) -> Any:
+    return Annotated[
+        str,
+        PydanticField(max_length=max_length),
+        AfterValidator(formats.plain_text),
+        *(AfterValidator(check) for check in checks),
+    ]
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal[ADDRESS_TYPES] | None = None  # type: ignore[valid-type]
+    line1: _text(255) | None = None  # type: ignore[valid-type]
+    line2: _text(255) | None = None  # type: ignore[valid-type]
+    city: _text(255) | None = None  # type: ignore[valid-type]
+    region: _text(255) | None = None  # type: ignore[valid-type]
+    postal_code: _text(64) | None = None  # type: ignore[valid-type]
+    country: _text(2, formats.country) | None = None  # type: ignore[valid-type]
+
+
+_FORMAT_CHECKS = {
+    "url": formats.url,
+    "hostname": formats.hostname,
+    "phone": formats.phone,
+    "user_id": formats.user_id,
+    "account_id": formats.account_id,
+}
+
+
+def _annotation(field: Field) -> Any:
+    """The pydantic type of one client-writable field."""
+    if field.name == "name":
+        return Annotated[str, PydanticField(max_length=4096), AfterValidator(formats.account_name)]
+    if field.kind in ("string", "id"):
+        checks = [_FORMAT_CHECKS[field.format]] if field.format else []
+        return _text(field.max_length or 255, *checks)
+    if field.kind == "enum":
+        assert field.enum
+        return Literal[field.enum]  # type: ignore[valid-type]
+    if field.kind == "integer":
+        return Annotated[int, PydanticField(ge=0, le=MAX_EMPLOYEE_COUNT)]
+    if field.kind == "number":
+        return Annotated[float, PydanticField(ge=0, allow_inf_nan=False)]
+    if field.kind == "date-time":
+        return Annotated[str, PydanticField(max_length=64), AfterValidator(formats.rfc3339)]
+    if field.kind == "addresses":
+        return Annotated[list[Address], PydanticField(max_length=MAX_ADDRESSES)]
+    if field.kind == "tags":
+        return list[str]  # checked in _check_tags, which de-duplicates first
+    if field.kind == "custom_fields":
+        return dict[str, Any]  # checked in _check_custom_fields, naming each key
+    raise AssertionError(f"no validation for field kind {field.kind}")
+
+
+def _model(name: str, *, create: bool) -> type[BaseModel]:
+    definitions: dict[str, Any] = {}
+    for field in CLIENT_FIELDS:
+        annotation = _annotation(field)
+        if create and field.required:
+            definitions[field.name] = (annotation, ...)
+        else:
+            definitions[field.name] = (annotation | None, None)
+    if not create:
+        definitions["version"] = (Annotated[int, PydanticField(ge=1, le=MAX_EMPLOYEE_COUNT)] | None, None)
+    return create_model(name, __config__=ConfigDict(extra="forbid", strict=True), **definitions)
+
+
+AccountCreate = _model("AccountCreate", create=True)
+AccountPatch = _model("AccountPatch", create=False)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not isinstance(part, str) or part in ("function-after", "list", "literal") or "[" in part:
+            continue  # pydantic's own step names inside a location
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden":
+        return "is not a known field"
+    if error["type"] == "string_unicode":
+        return "must not contain unpaired surrogates"
+    msg = str(error["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _split_known(body: dict[str, Any], *, allow_version: bool) -> tuple[dict[str, Any], list[FieldError]]:
+    """Drop the keys a client may not send, with an error for each."""
+    errors: list[FieldError] = []
+    clean: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "version" and allow_version:
+            clean[key] = value
+        elif key in SERVER_FIELDS:
+            errors.append(FieldError(key, "is written by the server and cannot be set"))
+        elif key not in BY_NAME:
+            errors.append(FieldError(key, "is not a known field"))
+        else:
+            clean[key] = value
+    return clean, errors
+
+
+def _run_model(model: type[BaseModel], body: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    try:
+        validated = model.model_validate(body)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            errors.append(FieldError(_path(error["loc"]) or "body", _message(error)))
+        return {}
+    out: dict[str, Any] = {}
+    for key in validated.model_fields_set:
+        value = getattr(validated, key)
+        if key == "addresses" and value is not None:
+            value = [address.model_dump() for address in value]
+        out[key] = value
+    return out
+
+
+def _check_tags(value: Any, errors: list[FieldError]) -> list[str] | None:
+    seen: dict[str, None] = {}
+    for index, tag in enumerate(value):
+        if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH or "\x00" in tag:
+            errors.append(FieldError(f"tags[{index}]", f"must be a string of 1–{MAX_TAG_LENGTH} characters without NUL"))
+            return None
+        seen.setdefault(tag, None)
+    if len(seen) > MAX_TAGS:
+        errors.append(FieldError("tags", f"must hold at most {MAX_TAGS} distinct tags"))
+        return None
+    return list(seen)
+
+
+def _check_custom_fields(value: dict[str, Any], errors: list[FieldError], *, patch: bool) -> dict[str, Any]:
+    """Per-key checks.  In a patch a null value removes the key; in a create it is left out."""
+    out: dict[str, Any] = {}
+    before = len(errors)
+    for key, item in value.items():
+        where = f"custom_fields.{key}"
+        if not _KEY.fullmatch(key):
+            errors.append(FieldError(where, "keys must match ^[a-z][a-z0-9_]{0,63}$"))
+            continue
+        if item is None:
+            if patch:
+                out[key] = None
+            continue
+        problem = (
+            next((p for p in map(formats.json_scalar, item) if p), None)
+            if isinstance(item, list)
+            else formats.json_scalar(item)
+        )
+        if problem:
+            errors.append(FieldError(where, problem + " (values are JSON scalars or arrays of scalars)"))
+            continue
+        out[key] = item
+    if len(errors) == before:
+        check_custom_fields_total(out if not patch else {k: v for k, v in out.items() if v is not None}, errors)
+    return out
+
+
+def check_custom_fields_total(value: dict[str, Any], errors: list[FieldError]) -> None:
+    """The limits on a whole custom_fields object (also checked after a merge)."""
+    if len(value) > MAX_CUSTOM_FIELDS:
+        errors.append(FieldError("custom_fields", f"must hold at most {MAX_CUSTOM_FIELDS} keys"))
+    elif len(orjson.dumps(value)) > MAX_CUSTOM_FIELDS_BYTES:
+        errors.append(FieldError("custom_fields", f"must serialize to at most {MAX_CUSTOM_FIELDS_BYTES} bytes"))
+
+
+def _finish(values: dict[str, Any], errors: list[FieldError], *, patch: bool) -> dict[str, Any]:
+    if values.get("tags") is not None:
+        values["tags"] = _check_tags(values["tags"], errors)
+    if values.get("custom_fields") is not None:
+        values["custom_fields"] = _check_custom_fields(values["custom_fields"], errors, patch=patch)
+    if errors:
+        names = ", ".join(dict.fromkeys(e.field for e in errors))
+        raise ValidationFailed(f"invalid fields: {names}", errors=errors)
+    return values
+
+
+def validate_create(body: dict[str, Any]) -> dict[str, Any]:
+    """Every client field's stored value on a new record (defaults filled in)."""
+    clean, errors = _split_known(body, allow_version=False)
+    values = _run_model(AccountCreate, clean, errors)
+    values = _finish(values, errors, patch=False)
+    for field in CLIENT_FIELDS:
+        if values.get(field.name) is None:
+            values[field.name] = _default(field)
+    return values
+
+
+def validate_patch(body: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields the patch names; null means "clear" (back to the default)."""
+    clean, errors = _split_known(body, allow_version=True)
+    for key, value in clean.items():
+        if value is None and key in BY_NAME and not BY_NAME[key].nullable and BY_NAME[key].default is None:
+            errors.append(FieldError(key, "cannot be null"))
+    values = _run_model(AccountPatch, {k: v for k, v in clean.items() if v is not None}, errors)
+    for key, value in clean.items():
+        if value is None and key in BY_NAME:
+            values[key] = None
+    values = _finish(values, errors, patch=True)
+    for key, value in list(values.items()):
+        if value is None and key in BY_NAME and key != "custom_fields":
+            values[key] = _default(BY_NAME[key])
+    return values
+
+
+def _default(field: Field) -> Any:
+    if isinstance(field.default, tuple):
+        return list(field.default)
+    if isinstance(field.default, dict):
+        return dict(field.default)
+    return field.default

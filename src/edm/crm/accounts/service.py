@@ -1,0 +1,190 @@
+"""The rules of accounts: validation, hierarchy, versions and preconditions.
+
+Functions run inside the transaction their route opened and never commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from edm.crm.accounts import repository
+from edm.crm.accounts.schemas import check_custom_fields_total, validate_create, validate_patch
+from edm.kit.auth import Caller
+from edm.kit.errors import (
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+    VersionConflict,
+)
+from edm.kit.ids import new_id, parse_id
+from edm.kit.preconditions import ETagCondition
+
+__all__ = ["SCHEMA_VERSION", "create", "get", "update", "delete", "canonical_id"]
+
+SCHEMA_VERSION = 1
+
+
+def _now() -> datetime:
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def canonical_id(raw: str) -> str:
+    """The canonical id for a path segment; anything that is not an id is a 404."""
+    account_id = parse_id("acc", raw)
+    if account_id is None:
+        raise NotFound("no account has this id")
+    return account_id
+
+
+def _not_found() -> NotFound:
+    return NotFound("no account has this id")
+
+
+async def create(conn: AsyncConnection, caller: Caller, body: dict[str, Any]) -> RowMapping:
+    values = validate_create(body)
+    if values["parent_account_id"] is not None:
+        await _check_parent(conn, caller, None, values["parent_account_id"])
+    now = _now()
+    values.update(
+        id=new_id("acc"),
+        created_at=now,
+        updated_at=now,
+        created_by=caller.sub,
+        updated_by=caller.sub,
+        is_deleted=False,
+        schema_version=SCHEMA_VERSION,
+        version=1,
+    )
+    return await repository.insert(conn, caller, values)
+
+
+async def get(conn: AsyncConnection, caller: Caller, raw_id: str) -> RowMapping:
+    row = await repository.get(conn, caller, canonical_id(raw_id))
+    if row is None:
+        raise _not_found()
+    return row
+
+
+async def update(
+    conn: AsyncConnection,
+    caller: Caller,
+    raw_id: str,
+    body: dict[str, Any],
+    *,
+    if_match: ETagCondition | None,
+    require_precondition: bool,
+) -> RowMapping:
+    account_id = canonical_id(raw_id)
+    values = validate_patch(body)
+    body_version: int | None = values.pop("version", None)
+    if require_precondition and if_match is None and body_version is None:
+        raise PreconditionRequired("this service requires If-Match (or version in the body) on updates")
+    custom_fields_patch = None
+    if "custom_fields" in values:
+        patch = values.pop("custom_fields")
+        if patch is None:
+            values["custom_fields"] = {}
+        else:
+            custom_fields_patch = patch
+    if values.get("parent_account_id") is not None:
+        if await repository.state(conn, caller, account_id) is None:
+            raise _not_found()
+        await _check_parent(conn, caller, account_id, values["parent_account_id"])
+    values["schema_version"] = SCHEMA_VERSION
+
+    allowed = _allowed_versions(if_match, body_version)
+    row = None
+    if allowed is None or allowed:
+        row = await repository.update(
+            conn,
+            caller,
+            account_id,
+            values,
+            custom_fields_patch=custom_fields_patch,
+            allowed_versions=allowed,
+            now=_now(),
+        )
+    if row is None:
+        await _explain_miss(conn, caller, account_id, if_match, body_version)
+        raise _not_found()  # the record changed between the two statements and is gone
+    if custom_fields_patch:
+        errors: list[FieldError] = []
+        check_custom_fields_total(row["custom_fields"], errors)
+        if errors:  # raising rolls the update back
+            raise ValidationFailed("custom_fields would exceed its limits after this merge", errors=errors)
+    return row
+
+
+async def delete(
+    conn: AsyncConnection,
+    caller: Caller,
+    raw_id: str,
+    *,
+    if_match: ETagCondition | None,
+    require_precondition: bool,
+) -> RowMapping:
+    account_id = canonical_id(raw_id)
+    if require_precondition and if_match is None:
+        raise PreconditionRequired("this service requires If-Match on deletes")
+    allowed = _allowed_versions(if_match, None)
+    row = None
+    if allowed is None or allowed:
+        row = await repository.soft_delete(conn, caller, account_id, allowed_versions=allowed, now=_now())
+    if row is None:
+        await _explain_miss(conn, caller, account_id, if_match, None)
+        raise _not_found()
+    return row
+
+
+def _allowed_versions(if_match: ETagCondition | None, body_version: int | None) -> frozenset[int] | None:
+    """The versions the write may find (None: any; empty: no version can satisfy both)."""
+    allowed: frozenset[int] | None = None
+    if if_match is not None and not if_match.any:
+        allowed = if_match.strong
+    if body_version is not None:
+        allowed = frozenset({body_version}) if allowed is None else allowed & {body_version}
+    return allowed
+
+
+async def _explain_miss(
+    conn: AsyncConnection,
+    caller: Caller,
+    account_id: str,
+    if_match: ETagCondition | None,
+    body_version: int | None,
+) -> None:
+    """Raise the error that says why a write matched no row."""
+    current = await repository.state(conn, caller, account_id)
+    if current is None:
+        raise _not_found()
+    if if_match is not None and not if_match.matches_strong(current):
+        raise PreconditionFailed(
+            f"the account is at version {current}, which If-Match does not name",
+            extra={"current_version": current},
+        )
+    if body_version is not None and body_version != current:
+        raise VersionConflict(
+            f"the account is at version {current}, not {body_version}",
+            extra={"current_version": current},
+        )
+
+
+async def _check_parent(conn: AsyncConnection, caller: Caller, account_id: str | None, parent_id: str) -> None:
+    def fail(message: str) -> ValidationFailed:
+        return ValidationFailed(message, errors=[FieldError("parent_account_id", message)])
+
+    if parent_id == account_id:
+        raise fail("an account cannot be its own parent")
+    if account_id is not None:
+        await repository.lock_hierarchy(conn, caller)
+    if not await repository.exists(conn, caller, parent_id):
+        raise fail("no account with this id exists")
+    if account_id is not None and account_id in await repository.ancestors(conn, caller, parent_id):
+        raise fail("this parent would make the hierarchy a cycle")

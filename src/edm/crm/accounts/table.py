@@ -1,0 +1,47 @@
+"""The ``accounts`` table, derived from the field table.
+
+The migrations create it; ``tests/crm/accounts/test_schema.py`` checks that
+the migrated database has exactly these columns.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from edm.crm.accounts.fields import FIELDS, Field
+from edm.kit.types import JSONDocument, UTCDateTime
+
+__all__ = ["metadata", "accounts", "COLUMNS"]
+
+# Server fields that every row has from its first write.
+_ALWAYS_SET = {"id", "tenant_id", "created_at", "updated_at", "created_by", "updated_by", "is_deleted", "schema_version", "version"}
+
+
+def _type(field: Field) -> sa.types.TypeEngine:
+    return {
+        "id": sa.Text(),
+        "string": sa.Text(),
+        "enum": sa.Text(),
+        "boolean": sa.Boolean(),
+        "integer": sa.BigInteger(),
+        "number": sa.Double(),
+        "date-time": UTCDateTime(),
+        "addresses": JSONDocument,
+        "custom_fields": JSONDocument,
+        "tags": JSONDocument,
+    }[field.kind]
+
+
+def _column(field: Field) -> sa.Column:
+    not_null = field.name in _ALWAYS_SET or field.required or field.default is not None
+    return sa.Column(field.name, _type(field), nullable=not not_null)
+
+
+metadata = sa.MetaData()
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    *(_column(f) for f in FIELDS),
+    sa.PrimaryKeyConstraint("tenant_id", "id", name="accounts_pkey"),
+)
+COLUMNS = tuple(accounts.c[f.name] for f in FIELDS)

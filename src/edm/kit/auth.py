@@ -1,0 +1,219 @@
+"""Who is calling: bearer JWT → verified ``Caller``.
+
+Only :class:`TokenVerifier` makes a ``Caller``; every repository function takes
+one first, so nothing can query without a verified tenant (and app) scope.
+
+* Accepted algorithms come from configuration, never from the token; ``none``
+  is always refused.  HS256 uses only ``EDM_JWT_SECRET``; RS256/ES256/EdDSA use
+  only keys from the JWKS (file or URL) picked by ``kid``, so a token cannot
+  make us verify an HMAC with a public key.
+* An unknown ``kid`` reloads the key set: a file whenever it changed on disk,
+  a URL at most once per ``EDM_JWKS_MIN_REFRESH_SECONDS`` (default 30 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+
+from edm.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
+from edm.kit.settings import Settings
+
+__all__ = ["Caller", "TokenVerifier", "KeySet"]
+
+_ISSUED = object()  # only this module can vouch for a Caller
+_CLAIM_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+_ASYMMETRIC_KEY_TYPES = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified caller.  ``scopes`` is None for a human session (read and write)."""
+
+    tenant_id: str
+    sub: str
+    app_id: str | None
+    scopes: frozenset[str] | None
+    _issuer: object = None
+
+    def __post_init__(self) -> None:
+        if self._issuer is not _ISSUED:
+            raise TypeError("a Caller is made only by edm.kit.auth.TokenVerifier")
+
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
+
+    def require(self, *scopes: str) -> "Caller":
+        missing = [s for s in scopes if not self.has_scope(s)]
+        if missing:
+            raise Forbidden(
+                f"this token lacks the scope {' '.join(missing)}",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}"'},
+            )
+        return self
+
+
+class KeySet:
+    """Public keys by ``kid`` from a JWKS file or URL, reloaded on an unknown ``kid``."""
+
+    def __init__(self, *, url: str | None, file: str | None, min_refresh_seconds: float) -> None:
+        self._url = url
+        self._file = file
+        self._min_refresh = min_refresh_seconds
+        self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._loaded_once = False
+        self._last_fetch = float("-inf")
+        self._file_mtime: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, kid: str | None) -> jwt.PyJWK | None:
+        key = self._lookup(kid)
+        if key is None and self._should_reload():
+            async with self._lock:
+                key = self._lookup(kid)
+                if key is None and self._should_reload():
+                    await self._reload()
+                    key = self._lookup(kid)
+        if key is None and not self._loaded_once:
+            raise ServiceUnavailable("the signing key set could not be loaded")
+        return key
+
+    def _lookup(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None:  # a kid-less token is fine only when there is one key
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(kid)
+
+    def _should_reload(self) -> bool:
+        if self._file:
+            try:
+                return os.stat(self._file).st_mtime != self._file_mtime
+            except OSError:
+                return False
+        return time.monotonic() - self._last_fetch >= self._min_refresh
+
+    async def _reload(self) -> None:
+        self._last_fetch = time.monotonic()
+        try:
+            if self._file:
+                self._file_mtime = os.stat(self._file).st_mtime
+                with open(self._file, "rb") as fh:
+                    document = json.load(fh)
+            else:
+                assert self._url is not None
+                async with httpx.AsyncClient(timeout=5.0) as client:
+                    response = await client.get(self._url)
+                    response.raise_for_status()
+                    document = response.json()
+        except (OSError, ValueError, httpx.HTTPError):
+            return  # keep the keys we had
+        keys: dict[str | None, jwt.PyJWK] = {}
+        for entry in document.get("keys", []) if isinstance(document, dict) else []:
+            try:
+                key = jwt.PyJWK(entry)
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                continue  # skip keys we cannot use, keep the rest
+            keys[entry.get("kid")] = key
+        self._keys = keys
+        self._loaded_once = True
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings) -> None:
+        self._algorithms = frozenset(settings.algorithms)
+        self._secret = settings.jwt_secret
+        self._issuer = settings.jwt_issuer
+        self._audience = list(settings.jwt_audience) or None
+        self._leeway = settings.jwt_leeway_seconds
+        self._keys = (
+            KeySet(url=settings.jwks_url, file=settings.jwks_file, min_refresh_seconds=settings.jwks_min_refresh_seconds)
+            if settings.jwks_url or settings.jwks_file
+            else None
+        )
+
+    async def authenticate(self, authorization: str | None) -> Caller:
+        if not authorization:
+            raise Unauthorized(
+                "an Authorization: Bearer token is required",
+                headers={"WWW-Authenticate": 'Bearer realm="edm"'},
+            )
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        return await self.verify(token.strip())
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("the token is not a well-formed JWT") from None
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise Unauthorized("the token's algorithm is not accepted")
+        key = await self._key_for(alg, header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                leeway=self._leeway,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={
+                    "require": ["exp", "sub", "tenant_id"],
+                    "verify_aud": self._audience is not None,
+                    "verify_iss": self._issuer is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthorized("the token is not valid yet") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthorized(f"the token lacks the claim {exc.claim}") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthorized("the token's issuer is not accepted") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthorized("the token's audience is not accepted") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise Unauthorized("the token's signature or claims are invalid") from None
+        return self._caller(claims)
+
+    async def _key_for(self, alg: str, kid: Any) -> Any:
+        if alg == "HS256":
+            return self._secret
+        if self._keys is None or (kid is not None and not isinstance(kid, str)):
+            raise Unauthorized("no key can verify this token")
+        key = await self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("the token's signing key (kid) is unknown")
+        if key.key_type != _ASYMMETRIC_KEY_TYPES[alg] or (key.algorithm_name and key.algorithm_name != alg):
+            raise Unauthorized("the token's algorithm does not match its key")
+        return key.key
+
+    @staticmethod
+    def _caller(claims: dict[str, Any]) -> Caller:
+        def text(name: str, required: bool) -> str | None:
+            value = claims.get(name)
+            if value is None and not required:
+                return None
+            if not isinstance(value, str) or not _CLAIM_TEXT.fullmatch(value):
+                raise Unauthorized(f"the token's {name} claim must be a string of 1–255 printable characters")
+            return value
+
+        tenant_id = text("tenant_id", True)
+        sub = text("sub", True)
+        app_id = text("app_id", False)
+        scope = claims.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            raise Unauthorized("the token's scope claim must be a space-separated string")
+        scopes = frozenset(scope.split()) if scope is not None else None
+        assert tenant_id is not None and sub is not None
+        return Caller(tenant_id, sub, app_id, scopes, _ISSUED)

@@ -1,0 +1,30 @@
+"""Alembic, configured from our settings (no alembic.ini needed at run time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from edm.kit.settings import Settings
+
+__all__ = ["alembic_config", "upgrade"]
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s")
+    config.attributes["database_url"] = settings.resolved_database_url
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Bring the database to ``revision``; safe to run from several processes at once."""
+    from edm.kit.db import Database
+
+    Database(settings)  # creates the SQLite data directory when needed
+    command.upgrade(alembic_config(settings), revision)

@@ -1,0 +1,147 @@
+"""Settings, read once from ``EDM_*`` environment variables.
+
+The README's settings table lists each one; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = ["Settings", "SettingsError", "load_settings", "database_url_for_driver"]
+
+MIN_SECRET_BYTES = 32
+SECRET_FILE = "jwt-secret"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the service refuses to start."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"not a boolean: {value!r}")
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(part for part in (value or "").replace(",", " ").split() if part)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".edm")
+    database_url: str = ""  # empty: SQLite inside data_dir
+    jwt_secret: str | None = None
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()  # empty: derived from the keys configured
+    jwt_issuer: str | None = None
+    jwt_audience: tuple[str, ...] = ()
+    jwt_leeway_seconds: int = 60
+    jwks_min_refresh_seconds: float = 30.0
+    require_if_match: bool = False
+    db_pool_size: int = 4
+    log_level: str = "info"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "edm.sqlite3"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return database_url_for_driver(self.database_url or f"sqlite:///{self.sqlite_path}")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        if self.jwt_algorithms:
+            return self.jwt_algorithms
+        algs: list[str] = []
+        if self.jwt_secret:
+            algs.append("HS256")
+        if self.jwks_url or self.jwks_file:
+            algs += ["RS256", "ES256", "EdDSA"]
+        return tuple(algs)
+
+    def with_secret(self) -> "Settings":
+        """These settings with a JWT secret: the configured one, else the data directory's.
+
+        With no secret and no key set configured, one is generated into the data
+        directory, so ``edm serve`` and ``edm token`` work with no setup.
+        """
+        if self.jwt_secret:
+            return self
+        path = self.data_dir / SECRET_FILE
+        if not path.exists() and not (self.jwks_url or self.jwks_file):
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process made it first
+            else:
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_urlsafe(48))
+        if path.exists():
+            return replace(self, jwt_secret=path.read_text().strip())
+        return self
+
+    def validate(self) -> None:
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise SettingsError(f"EDM_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        unknown = set(self.algorithms) - {"HS256", "RS256", "ES256", "EdDSA"}
+        if unknown or "none" in {a.lower() for a in self.algorithms}:
+            raise SettingsError(f"EDM_JWT_ALGORITHMS has unsupported values: {sorted(unknown)}")
+        if "HS256" in self.algorithms and not self.jwt_secret:
+            raise SettingsError("HS256 is enabled but EDM_JWT_SECRET is not set")
+        if set(self.algorithms) - {"HS256"} and not (self.jwks_url or self.jwks_file):
+            raise SettingsError("asymmetric algorithms need EDM_JWKS_URL or EDM_JWKS_FILE")
+        if not self.algorithms:
+            raise SettingsError("no JWT keys configured: set EDM_JWT_SECRET or EDM_JWKS_URL/EDM_JWKS_FILE")
+        if not self.resolved_database_url.startswith(("sqlite+aiosqlite", "postgresql+asyncpg")):
+            raise SettingsError("EDM_DATABASE_URL must be sqlite:///PATH or postgresql://…")
+
+
+def database_url_for_driver(url: str) -> str:
+    """Point plain ``sqlite://`` and ``postgresql://`` URLs at the async drivers."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    get = env.get
+    try:
+        return Settings(
+            data_dir=Path(get("EDM_DATA_DIR") or ".edm"),
+            database_url=get("EDM_DATABASE_URL") or "",
+            jwt_secret=get("EDM_JWT_SECRET") or None,
+            jwks_url=get("EDM_JWKS_URL") or None,
+            jwks_file=get("EDM_JWKS_FILE") or None,
+            jwt_algorithms=_list(get("EDM_JWT_ALGORITHMS")),
+            jwt_issuer=get("EDM_JWT_ISSUER") or None,
+            jwt_audience=_list(get("EDM_JWT_AUDIENCE")),
+            jwt_leeway_seconds=int(get("EDM_JWT_LEEWAY_SECONDS") or 60),
+            jwks_min_refresh_seconds=float(get("EDM_JWKS_MIN_REFRESH_SECONDS") or 30),
+            require_if_match=_bool(get("EDM_REQUIRE_IF_MATCH")),
+            db_pool_size=int(get("EDM_DB_POOL_SIZE") or 4),
+            log_level=get("EDM_LOG_LEVEL") or "info",
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc

@@ -1,0 +1,1 @@
+"""The HTTP application: app factory, middleware and error rendering."""

@@ -1,0 +1,50 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from edm.crm.accounts.routes import router as accounts_router
+from edm.kit.auth import TokenVerifier
+from edm.kit.db import Database
+from edm.kit.settings import Settings, load_settings
+from edm.server import health
+from edm.server.middleware import RequestContextMiddleware
+from edm.server.openapi import build_openapi
+from edm.server.problems import install_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app; settings default to the ``EDM_*`` environment."""
+    settings = (settings or load_settings()).with_secret()
+    settings.validate()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(settings)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="EDM CRM API",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    app.include_router(health.router)
+    app.include_router(accounts_router)
+    install_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    document = build_openapi()
+    app.openapi = lambda: document  # type: ignore[method-assign]
+    return app

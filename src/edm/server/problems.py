@@ -1,0 +1,80 @@
+"""Rendering every error once, as ``application/problem+json`` (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from edm.kit.errors import APIError, BadRequest, FieldError, MethodNotAllowed, NotFound
+
+__all__ = ["problem_response", "install_handlers", "PROBLEM_JSON"]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("edm.errors")
+
+
+def _safe(value: Any) -> Any:
+    """Strings that may echo client input (field names) lose lone surrogates."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def problem_body(error: APIError, request_id: str | None) -> bytes:
+    body: dict[str, Any] = {
+        "type": f"urn:edm:problem:{error.code}",
+        "title": error.title,
+        "status": error.status,
+        "detail": _safe(error.detail),
+        "code": error.code,
+        "request_id": request_id,
+        "errors": [{"field": _safe(e.field), "message": _safe(e.message)} for e in error.errors],
+        **error.extra,
+    }
+    return orjson.dumps(body)
+
+
+def problem_response(error: APIError, request_id: str | None) -> Response:
+    return Response(
+        problem_body(error, request_id), status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers
+    )
+
+
+def _request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return problem_response(exc, _request_id(request))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    error: APIError
+    if exc.status_code == 404:
+        error = NotFound("no such resource")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed("this method is not allowed here", headers=dict(exc.headers or {}))
+    else:
+        error = APIError(str(exc.detail))
+        error.status, error.code, error.title = exc.status_code, "http_error", str(exc.detail)
+    return problem_response(error, _request_id(request))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [FieldError(".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body")), str(e.get("msg"))) for e in exc.errors()]
+    return problem_response(BadRequest("the request is invalid", errors=errors), _request_id(request))
+
+
+def install_handlers(app: Any) -> None:
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
