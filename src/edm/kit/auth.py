@@ -205,14 +205,14 @@ class TokenVerifier:
             if value is None and not required:
                 return None
             if not isinstance(value, str) or not _CLAIM_TEXT.fullmatch(value):
-                raise Unauthorized(f"the token's {name} claim must be a string of 1–255 printable characters")
+                raise Unauthorized(f"the token's {name} claim must be a string of 1-255 printable characters")
             return value
 
         tenant_id = text("tenant_id", True)
         sub = text("sub", True)
         app_id = text("app_id", False)
         scope = claims.get("scope")
-        if scope is not None and not isinstance(scope, str):
+        if "scope" in claims and not isinstance(scope, str):
             raise Unauthorized("the token's scope claim must be a space-separated string")
         scopes = frozenset(scope.split()) if scope is not None else None
         assert tenant_id is not None and sub is not None

@@ -90,7 +90,8 @@ class Unauthorized(APIError):
 
     def __init__(self, detail: str | None = None, **kw: Any) -> None:
         super().__init__(detail, **kw)
-        description = self.detail.replace('"', "'")
+        # header values are Latin-1 on the wire: keep the description plain ASCII
+        description = self.detail.encode("ascii", "replace").decode().replace('"', "'")
         self.headers.setdefault(
             "WWW-Authenticate", f'Bearer error="invalid_token", error_description="{description}"'
         )

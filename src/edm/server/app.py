@@ -41,8 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
-    app.include_router(health.router)
-    app.include_router(accounts_router)
+    routers = (health.router, accounts_router)
+    for router in routers:
+        app.include_router(router)
+    app.state.route_methods = [(r.path_regex, r.methods) for router in routers for r in router.routes]
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     document = build_openapi()

@@ -61,11 +61,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         error = NotFound("no such resource")
     elif exc.status_code == 405:
-        error = MethodNotAllowed("this method is not allowed here", headers=dict(exc.headers or {}))
+        allowed = ", ".join(_allowed_methods(request))
+        error = MethodNotAllowed(f"allowed methods here: {allowed}", headers={"Allow": allowed})
     else:
         error = APIError(str(exc.detail))
         error.status, error.code, error.title = exc.status_code, "http_error", str(exc.detail)
     return problem_response(error, _request_id(request))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route on this path takes (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for path_regex, route_methods in request.app.state.route_methods:
+        if path_regex.match(request.url.path):
+            methods |= route_methods
+    return sorted(methods)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from edm.kit.ids import parse_id, parse_user_id
 
 __all__ = [
+    "text_problem",
     "plain_text",
     "account_name",
     "account_id",
@@ -45,10 +46,22 @@ _RFC3339 = re.compile(
 _INT64 = 2**63
 
 
-def plain_text(value: str) -> str:
-    """Any stored string: no NUL (lone surrogates never get past the JSON decoder)."""
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text (NUL, unpaired surrogates), or None."""
     if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogates"
+    return None
+
+
+def plain_text(value: str) -> str:
+    """Any stored string."""
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -149,7 +162,7 @@ def json_scalar(value: object) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return "must not contain NUL characters" if "\x00" in value else None
+        return text_problem(value)
     if isinstance(value, int):
         return None if -_INT64 <= value < _INT64 else "integers must fit in 64 bits"
     if isinstance(value, float):

@@ -169,8 +169,12 @@ def _run_model(model: type[BaseModel], body: dict[str, Any], errors: list[FieldE
 def _check_tags(value: Any, errors: list[FieldError]) -> list[str] | None:
     seen: dict[str, None] = {}
     for index, tag in enumerate(value):
-        if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH or "\x00" in tag:
-            errors.append(FieldError(f"tags[{index}]", f"must be a string of 1–{MAX_TAG_LENGTH} characters without NUL"))
+        if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH:
+            errors.append(FieldError(f"tags[{index}]", f"must be a string of 1–{MAX_TAG_LENGTH} characters"))
+            return None
+        problem = formats.text_problem(tag)
+        if problem:
+            errors.append(FieldError(f"tags[{index}]", problem))
             return None
         seen.setdefault(tag, None)
     if len(seen) > MAX_TAGS:

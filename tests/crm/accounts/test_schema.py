@@ -1,0 +1,66 @@
+"""The migrated database matches the field table, and every statement is tenant-scoped."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+from tests.conftest import Api
+
+from edm.crm.accounts.table import accounts
+from edm.kit.settings import database_url_for_driver
+
+
+def _reflect(url: str) -> dict[str, bool]:
+    async def run() -> dict[str, bool]:
+        engine = create_async_engine(database_url_for_driver(url))
+        try:
+            async with engine.connect() as conn:
+                columns = await conn.run_sync(lambda c: sa.inspect(c).get_columns("accounts"))
+                pk = await conn.run_sync(lambda c: sa.inspect(c).get_pk_constraint("accounts"))
+        finally:
+            await engine.dispose()
+        assert pk["constrained_columns"] == ["tenant_id", "id"]
+        return {c["name"]: c["nullable"] for c in columns}
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_schema_matches_field_table(database_urls: dict[str, str], backend: str) -> None:
+    migrated = _reflect(database_urls[backend])
+    expected = {c.name: c.nullable for c in accounts.columns}
+    assert migrated == expected
+
+
+@pytest.fixture
+def statements() -> list[tuple[str, object]]:
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        captured.append((statement, parameters))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+    yield captured
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+
+
+def test_every_statement_on_accounts_filters_on_the_tenant(api: Api, statements: list[tuple[str, object]]) -> None:
+    for caller in (api, api.as_(app="app-a")):
+        parent = caller.created()
+        record = caller.created({"name": "x", "parent_account_id": parent["id"]})
+        caller.get(record["id"])
+        caller.patch(record["id"], {"custom_fields": {"a": 1}, "parent_account_id": parent["id"]})
+        caller.patch(record["id"], {"version": 99})
+        caller.delete(record["id"])
+    touching = [(s, p) for s, p in statements if re.search(r"\baccounts\b", s)]
+    assert len(touching) >= 12
+    for statement, parameters in touching:
+        if statement.lstrip().upper().startswith("INSERT"):
+            assert api.tenant in str(parameters), statement
+            continue
+        assert "tenant_id" in statement.split("WHERE", 1)[-1], statement
+        assert api.tenant in str(parameters), (statement, parameters)

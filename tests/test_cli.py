@@ -1,0 +1,100 @@
+"""The ``edm`` command as a new user runs it: no configuration at all."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.conftest import ACCOUNTS
+
+EDM = str(Path(sys.executable).parent / "edm")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDM_")}
+    return {**env, **extra}
+
+
+def _edm(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EDM, *args], cwd=cwd, env=env or _clean_env(), capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [EDM, "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert time.monotonic() < deadline, "edm serve did not become ready"
+            time.sleep(0.1)
+        yield url, tmp_path
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_serve_and_token_work_with_no_setup(served: tuple[str, Path]) -> None:
+    url, workdir = served
+    assert (workdir / ".edm" / "edm.sqlite3").exists()
+    token = _edm("token", "--tenant", "acme", "--sub", "usr-1", cwd=workdir)
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.count("\n") == 1 and token.stdout.count(".") == 2
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+    created = client.post(ACCOUNTS, json={"name": "Acme"})
+    assert created.status_code == 201
+    account_id = created.json()["id"]
+    assert client.get(f"{ACCOUNTS}/{account_id}").json()["tenant_id"] == "acme"
+    assert client.patch(f"{ACCOUNTS}/{account_id}", json={"industry": "Retail"}).json()["version"] == 2
+    assert client.delete(f"{ACCOUNTS}/{account_id}").status_code == 204
+    assert client.get(f"{ACCOUNTS}/{account_id}").status_code == 404
+
+
+def test_token_claims_follow_the_options(tmp_path: Path) -> None:
+    import jwt
+
+    result = _edm("token", "--tenant", "t", "--sub", "s", "--app", "a", "--scope", "crm.accounts.read", "--ttl", "60", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    secret = (tmp_path / ".edm" / "jwt-secret").read_text().strip()
+    claims = jwt.decode(result.stdout.strip(), secret, algorithms=["HS256"])
+    assert (claims["tenant_id"], claims["sub"], claims["app_id"], claims["scope"]) == ("t", "s", "a", "crm.accounts.read")
+    assert 55 <= claims["exp"] - time.time() <= 61
+
+
+def test_short_secret_refuses_to_start(tmp_path: Path) -> None:
+    result = _edm("serve", "--port", str(_free_port()), cwd=tmp_path, env=_clean_env(EDM_JWT_SECRET="too-short"))
+    assert result.returncode == 2
+    assert "at least 32 bytes" in result.stderr
+
+
+def test_migrate_on_postgresql_is_repeatable(tmp_path: Path, postgres_url: str) -> None:
+    env = _clean_env(EDM_DATABASE_URL=postgres_url)
+    for _ in range(2):
+        result = _edm("migrate", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr

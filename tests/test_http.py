@@ -1,0 +1,58 @@
+"""HTTP-level behaviour shared by every route: request ids, problem+json, health."""
+
+from __future__ import annotations
+
+import httpx
+from tests.conftest import ACCOUNTS, Api, assert_problem
+
+
+def test_every_response_carries_a_request_id(api: Api) -> None:
+    responses = [
+        api.create(),
+        api.get("acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        api.http.get(ACCOUNTS + "/x"),
+        api.http.get("/healthz"),
+        api.http.get("/no/such/route"),
+        api.request("PUT", ACCOUNTS + "/acc_01ARZ3NDEKTSV4RRFFQ69G5FAV", json={}),
+    ]
+    ids = [r.headers.get("x-request-id") for r in responses]
+    assert all(ids) and len(set(ids)) == len(ids)
+
+
+def test_a_sane_client_request_id_is_kept_and_a_hostile_one_replaced(api: Api) -> None:
+    kept = api.get("acc_01ARZ3NDEKTSV4RRFFQ69G5FAV", headers={"X-Request-Id": "trace-123.abc"})
+    assert kept.headers["x-request-id"] == "trace-123.abc" and kept.json()["request_id"] == "trace-123.abc"
+    replaced = api.get("acc_01ARZ3NDEKTSV4RRFFQ69G5FAV", headers={"X-Request-Id": "x" * 500})
+    assert replaced.headers["x-request-id"] != "x" * 500
+
+
+def test_unknown_route_and_method_are_problems(api: Api) -> None:
+    assert_problem(api.http.get("/api/v1/crm/nothing"), 404, "not_found")
+    response = api.request("PUT", ACCOUNTS + "/acc_01ARZ3NDEKTSV4RRFFQ69G5FAV", json={})
+    assert_problem(response, 405, "method_not_allowed")
+    assert "PATCH" in response.headers["allow"]
+
+
+def test_malformed_if_match_is_400_naming_the_header(api: Api) -> None:
+    record = api.created()
+    response = api.patch(record["id"], {"name": "x"}, headers={"If-Match": "3"})
+    assert_problem(response, 400, field="If-Match")
+    assert api.get(record["id"]).json()["version"] == 1
+
+
+def test_health_and_readiness(api: Api) -> None:
+    assert api.http.get("/healthz").json() == {"status": "ok"}
+    ready = api.http.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["database"] == api.backend
+
+
+def test_openapi_describes_the_account_from_the_field_table(api: Api) -> None:
+    from edm.crm.accounts.fields import CLIENT_FIELDS, FIELDS
+
+    document = httpx.get(str(api.http.base_url) + "/api/v1/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert list(schemas["Account"]["properties"]) == [f.name for f in FIELDS]
+    assert set(schemas["AccountCreate"]["properties"]) == {f.name for f in CLIENT_FIELDS}
+    assert schemas["AccountCreate"]["required"] == ["name"]
+    assert {"post"} <= document["paths"][ACCOUNTS].keys()
+    assert {"get", "patch", "delete"} <= document["paths"][ACCOUNTS + "/{account_id}"].keys()
