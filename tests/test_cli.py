@@ -98,3 +98,9 @@ def test_migrate_on_postgresql_is_repeatable(tmp_path: Path, postgres_url: str) 
     for _ in range(2):
         result = _edm("migrate", cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    result = _edm("migrate", cwd=tmp_path, env=_clean_env(EDM_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("edm: cannot migrate the database") and "Traceback" not in result.stderr

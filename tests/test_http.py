@@ -56,3 +56,15 @@ def test_openapi_describes_the_account_from_the_field_table(api: Api) -> None:
     assert schemas["AccountCreate"]["required"] == ["name"]
     assert {"post"} <= document["paths"][ACCOUNTS].keys()
     assert {"get", "patch", "delete"} <= document["paths"][ACCOUNTS + "/{account_id}"].keys()
+
+
+def test_an_unreachable_database_is_503_not_500(serve, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import base_settings, make_token
+
+    url = serve(base_settings("postgresql://postgres@127.0.0.1:1/nowhere", tmp_path))
+    headers = {"Authorization": f"Bearer {make_token('t1')}"}
+    created = httpx.post(url + ACCOUNTS, json={"name": "x"}, headers=headers)
+    body = assert_problem(created, 503, "service_unavailable")
+    assert created.headers["retry-after"] == "1" and "asyncpg" not in str(body)
+    assert_problem(httpx.get(url + "/readyz"), 503, "service_unavailable")
+    assert httpx.get(url + "/healthz").status_code == 200

@@ -35,12 +35,10 @@ def serve(
     """Apply migrations, then serve the API."""
     import uvicorn
 
-    from edm.kit.migrate import upgrade
-
     if database_url:
         os.environ["EDM_DATABASE_URL"] = database_url  # the workers read the same settings
     settings = _settings()
-    upgrade(settings)
+    _migrate(settings)
     uvicorn.run(
         "edm.server.app:create_app",
         factory=True,
@@ -58,10 +56,18 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
+    _migrate(_settings())
+    typer.echo("database is up to date", err=True)
+
+
+def _migrate(settings) -> None:  # type: ignore[no-untyped-def]
     from edm.kit.migrate import upgrade
 
-    upgrade(_settings())
-    typer.echo("database is up to date", err=True)
+    try:
+        upgrade(settings)
+    except Exception as exc:  # a clear line for the operator, not a traceback
+        typer.echo(f"edm: cannot migrate the database: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -6,12 +6,13 @@ import logging
 from typing import Any
 
 import orjson
+from sqlalchemy import exc as sa_exc
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from edm.kit.errors import APIError, BadRequest, FieldError, MethodNotAllowed, NotFound
+from edm.kit.errors import APIError, BadRequest, FieldError, MethodNotAllowed, NotFound, ServiceUnavailable
 
 __all__ = ["problem_response", "install_handlers", "PROBLEM_JSON"]
 
@@ -84,7 +85,16 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(BadRequest("the request is invalid", errors=errors), _request_id(request))
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is down, locked or out of connections: a 503 the client may retry."""
+    log.warning("database unavailable: %s", type(exc).__name__, extra={"request_id": _request_id(request)})
+    error = ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
+    return problem_response(error, _request_id(request))
+
+
 def install_handlers(app: Any) -> None:
+    for unavailable in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
