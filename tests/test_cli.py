@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -46,11 +47,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     try:
         deadline = time.monotonic() + 30
         while True:
-            try:
+            with contextlib.suppress(httpx.TransportError):
                 if httpx.get(url + "/readyz").status_code == 200:
                     break
-            except httpx.TransportError:
-                pass
             assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
             assert time.monotonic() < deadline, "edm serve did not become ready"
             time.sleep(0.1)

@@ -76,7 +76,8 @@ class KeySet:
 
     async def get(self, kid: str | None) -> jwt.PyJWK | None:
         key = self._lookup(kid)
-        if key is None and self._should_reload():
+        if key is None:
+            # Misses queue on the lock, so a burst waits for one fetch instead of racing it.
             async with self._lock:
                 key = self._lookup(kid)
                 if key is None and self._should_reload():
@@ -100,7 +101,6 @@ class KeySet:
         return time.monotonic() - self._last_fetch >= self._min_refresh
 
     async def _reload(self) -> None:
-        self._last_fetch = time.monotonic()
         try:
             if self._file:
                 self._file_mtime = os.stat(self._file).st_mtime
@@ -114,6 +114,8 @@ class KeySet:
                     document = response.json()
         except (OSError, ValueError, httpx.HTTPError):
             return  # keep the keys we had
+        finally:
+            self._last_fetch = time.monotonic()
         keys: dict[str | None, jwt.PyJWK] = {}
         for entry in document.get("keys", []) if isinstance(document, dict) else []:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from edm.kit.errors import MalformedJSON, UnsupportedMediaType
 __all__ = ["MAX_BODY_BYTES", "read_json_object", "decode_json_object"]
 
 MAX_BODY_BYTES = 1024 * 1024
+_LONG_DIGITS = re.compile(rb"\d{19}")
 JSON = ("application/json",)
 JSON_OR_MERGE_PATCH = ("application/json", "application/merge-patch+json")
 
@@ -30,6 +32,11 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         value = _decode_strictly_but_slowly(body)
+    else:
+        if _LONG_DIGITS.search(body):
+            # orjson reads integers past 64 bits as doubles, silently losing
+            # digits; re-read exactly so validation can refuse them.
+            value = _decode_strictly_but_slowly(body)
     if not isinstance(value, dict):
         raise MalformedJSON("the body must be a JSON object")
     return value

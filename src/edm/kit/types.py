@@ -8,7 +8,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["UTCDateTime", "JSONDocument"]
+__all__ = ["UTCDateTime", "JSONDocument", "iso_utc_millis"]
+
+
+def iso_utc_millis(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC (four-digit years, also before 1000)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 # jsonb on PostgreSQL (GIN-indexable, one-statement merges); JSON1 text on SQLite.
 JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -33,8 +43,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
         if value is None or dialect.name != "sqlite":
             return value
-        value = value.astimezone(timezone.utc)
-        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+        return iso_utc_millis(value)
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:

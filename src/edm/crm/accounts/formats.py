@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from edm.kit.ids import parse_id, parse_user_id
+from edm.kit.types import iso_utc_millis
 
 __all__ = [
     "text_problem",
@@ -150,11 +151,7 @@ def rfc3339(value: str) -> datetime:
         raise ValueError("is not a valid date-time") from None
 
 
-def format_datetime(value: datetime) -> str:
-    """RFC 3339 in UTC with ``Z`` and milliseconds: ``2024-05-01T12:00:00.000Z``."""
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+format_datetime = iso_utc_millis  # RFC 3339 in UTC with ``Z`` and milliseconds
 
 
 def json_scalar(value: object) -> str | None:

@@ -75,6 +75,8 @@ def _annotation(field: Field) -> Any:
         return Annotated[str, PydanticField(max_length=4096), AfterValidator(formats.account_name)]
     if field.kind in ("string", "id"):
         checks = [_FORMAT_CHECKS[field.format]] if field.format else []
+        if field.format == "hostname":  # its check limits the normalized length
+            return _text(1024, *checks)
         return _text(field.max_length or 255, *checks)
     if field.kind == "enum":
         assert field.enum
@@ -87,11 +89,13 @@ def _annotation(field: Field) -> Any:
         return Annotated[str, PydanticField(max_length=64), AfterValidator(formats.rfc3339)]
     if field.kind == "addresses":
         return Annotated[list[Address], PydanticField(max_length=MAX_ADDRESSES)]
-    if field.kind == "tags":
-        return list[str]  # checked in _check_tags, which de-duplicates first
-    if field.kind == "custom_fields":
-        return dict[str, Any]  # checked in _check_custom_fields, naming each key
+    if field.kind in _CHECKED_OUTSIDE:
+        return Any  # see _CHECKED_OUTSIDE
     raise AssertionError(f"no validation for field kind {field.kind}")
+
+
+# Checked in plain code (naming each tag and key), also when other fields fail.
+_CHECKED_OUTSIDE = ("tags", "custom_fields")
 
 
 def _model(name: str, *, create: bool) -> type[BaseModel]:
@@ -151,13 +155,14 @@ def _split_known(body: dict[str, Any], *, allow_version: bool) -> tuple[dict[str
 
 
 def _run_model(model: type[BaseModel], body: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    outside = {k: body[k] for k in _CHECKED_OUTSIDE if k in body}
     try:
-        validated = model.model_validate(body)
+        validated = model.model_validate({k: v for k, v in body.items() if k not in outside})
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
             errors.append(FieldError(_path(error["loc"]) or "body", _message(error)))
-        return {}
-    out: dict[str, Any] = {}
+        return outside
+    out: dict[str, Any] = dict(outside)
     for key in validated.model_fields_set:
         value = getattr(validated, key)
         if key == "addresses" and value is not None:
@@ -167,6 +172,9 @@ def _run_model(model: type[BaseModel], body: dict[str, Any], errors: list[FieldE
 
 
 def _check_tags(value: Any, errors: list[FieldError]) -> list[str] | None:
+    if not isinstance(value, list):
+        errors.append(FieldError("tags", "must be an array of strings"))
+        return None
     seen: dict[str, None] = {}
     for index, tag in enumerate(value):
         if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH:
@@ -183,8 +191,11 @@ def _check_tags(value: Any, errors: list[FieldError]) -> list[str] | None:
     return list(seen)
 
 
-def _check_custom_fields(value: dict[str, Any], errors: list[FieldError], *, patch: bool) -> dict[str, Any]:
+def _check_custom_fields(value: Any, errors: list[FieldError], *, patch: bool) -> dict[str, Any]:
     """Per-key checks.  In a patch a null value removes the key; in a create it is left out."""
+    if not isinstance(value, dict):
+        errors.append(FieldError("custom_fields", "must be an object"))
+        return {}
     out: dict[str, Any] = {}
     before = len(errors)
     for key, item in value.items():
