@@ -14,6 +14,7 @@ __all__ = ["Settings", "SettingsError", "load_settings", "database_url_for_drive
 
 MIN_SECRET_BYTES = 32
 SECRET_FILE = "jwt-secret"
+CURSOR_SECRET_FILE = "cursor-secret"
 
 
 class SettingsError(ValueError):
@@ -40,6 +41,7 @@ class Settings:
     data_dir: Path = Path(".edm")
     database_url: str = ""  # empty: SQLite inside data_dir
     jwt_secret: str | None = None
+    cursor_secret: str | None = None
     jwks_url: str | None = None
     jwks_file: str | None = None
     jwt_algorithms: tuple[str, ...] = ()  # empty: derived from the keys configured
@@ -75,15 +77,27 @@ class Settings:
         return tuple(algs)
 
     def with_secret(self) -> "Settings":
-        """These settings with a JWT secret: the configured one, else the data directory's.
+        """These settings with their secrets filled in from the data directory.
 
-        With no secret and no key set configured, one is generated into the data
-        directory, so ``edm serve`` and ``edm token`` work with no setup.
+        With no JWT secret and no key set configured, one is generated into the
+        data directory, so ``edm serve`` and ``edm token`` work with no setup.
+        Cursors are signed with ``EDM_CURSOR_SECRET``, else the JWT secret, else
+        a generated one (several hosts behind one balancer must share it).
         """
-        if self.jwt_secret:
-            return self
-        path = self.data_dir / SECRET_FILE
-        if not path.exists() and not (self.jwks_url or self.jwks_file):
+        settings = self
+        if not settings.jwt_secret:
+            generate = not (self.jwks_url or self.jwks_file)
+            settings = replace(settings, jwt_secret=self._data_dir_secret(SECRET_FILE, generate=generate))
+        if not settings.cursor_secret:
+            settings = replace(
+                settings,
+                cursor_secret=settings.jwt_secret or self._data_dir_secret(CURSOR_SECRET_FILE, generate=True),
+            )
+        return settings
+
+    def _data_dir_secret(self, name: str, *, generate: bool) -> str | None:
+        path = self.data_dir / name
+        if not path.exists() and generate:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -92,9 +106,7 @@ class Settings:
             else:
                 with os.fdopen(fd, "w") as out:
                     out.write(secrets.token_urlsafe(48))
-        if path.exists():
-            return replace(self, jwt_secret=path.read_text().strip())
-        return self
+        return path.read_text().strip() if path.exists() else None
 
     def validate(self) -> None:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
@@ -132,6 +144,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             data_dir=Path(get("EDM_DATA_DIR") or ".edm"),
             database_url=get("EDM_DATABASE_URL") or "",
             jwt_secret=get("EDM_JWT_SECRET") or None,
+            cursor_secret=get("EDM_CURSOR_SECRET") or None,
             jwks_url=get("EDM_JWKS_URL") or None,
             jwks_file=get("EDM_JWKS_FILE") or None,
             jwt_algorithms=_list(get("EDM_JWT_ALGORITHMS")),

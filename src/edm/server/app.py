@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from edm.crm.accounts.routes import router as accounts_router
 from edm.kit.auth import TokenVerifier
+from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
 from edm.kit.settings import Settings, load_settings
 from edm.server import health
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
+    assert settings.cursor_secret
+    app.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
     routers = (health.router, accounts_router)
     for router in routers:
         app.include_router(router)

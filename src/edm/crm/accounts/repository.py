@@ -14,10 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from edm.crm.accounts import list_sql
+from edm.crm.accounts.listing import ListQuery
 from edm.crm.accounts.table import COLUMNS, accounts
 from edm.kit.auth import Caller
 
 __all__ = [
+    "list_page",
+    "count",
     "insert",
     "get",
     "update",
@@ -42,6 +46,28 @@ def _scope(caller: Caller, *, tenant_only: bool = False) -> list[sa.ColumnElemen
 
 def _live(caller: Caller, account_id: str) -> list[sa.ColumnElement[bool]]:
     return [*_scope(caller), _c.id == account_id, sa.not_(_c.is_deleted)]
+
+
+async def list_page(
+    conn: AsyncConnection, caller: Caller, query: ListQuery, cursor_values: list[Any] | None
+) -> list[RowMapping]:
+    """Up to ``query.limit + 1`` rows after the cursor (the extra row says "has more")."""
+    where = [*_scope(caller), *list_sql.predicates(query, conn.dialect.name, caller.tenant_id)]
+    if cursor_values is not None:
+        where += list_sql.after_cursor(query.sort, cursor_values)
+    statement = (
+        sa.select(*COLUMNS, _c.name_key)
+        .where(*where)
+        .order_by(*list_sql.order_by(query.sort))
+        .limit(query.limit + 1)
+    )
+    return list((await conn.execute(statement)).mappings().all())
+
+
+async def count(conn: AsyncConnection, caller: Caller, query: ListQuery) -> int:
+    """How many rows match the query, across all pages."""
+    where = [*_scope(caller), *list_sql.predicates(query, conn.dialect.name, caller.tenant_id)]
+    return (await conn.execute(sa.select(sa.func.count()).select_from(accounts).where(*where))).scalar_one()
 
 
 async def insert(conn: AsyncConnection, caller: Caller, values: dict[str, Any]) -> RowMapping:

@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from edm.crm.accounts import service
 from edm.crm.accounts.auth import AccountsRead, AccountsWrite
-from edm.crm.accounts.render import record_json
+from edm.crm.accounts.listing import parse_list_query
+from edm.crm.accounts.render import page_json, record_json
 from edm.kit.jsonbody import JSON, JSON_OR_MERGE_PATCH, read_json_object
 from edm.kit.preconditions import etag, parse_condition
 from edm.server.deps import database, settings
@@ -29,6 +30,15 @@ def _account(row, status: int = 200, **headers: str) -> Response:  # type: ignor
         media_type="application/json",
         headers={"ETag": etag(row["version"]), **headers},
     )
+
+
+@router.get("")
+async def list_accounts(request: Request, caller: AccountsRead) -> Response:
+    query = parse_list_query(request.query_params.multi_items())
+    async with database(request).read() as conn:
+        page = await service.list_accounts(conn, caller, query, request.app.state.cursor_signer)
+    body = page_json(page.rows, page.has_more, page.next_cursor, page.total, query.fields)
+    return Response(body, media_type="application/json")
 
 
 @router.post("", status_code=201)

@@ -5,27 +5,32 @@ Functions run inside the transaction their route opened and never commit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from edm.crm.accounts import repository
+from edm.crm.accounts import list_sql, repository
+from edm.crm.accounts.listing import ListQuery
+from edm.crm.accounts.table import name_key
 from edm.crm.accounts.schemas import check_custom_fields_total, validate_create, validate_patch
 from edm.kit.auth import Caller
 from edm.kit.errors import (
     FieldError,
+    InvalidParameter,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
     ValidationFailed,
     VersionConflict,
 )
+from edm.kit.cursor import CursorSigner
 from edm.kit.ids import new_id, parse_id
 from edm.kit.preconditions import ETagCondition
 
-__all__ = ["SCHEMA_VERSION", "create", "get", "update", "delete", "canonical_id"]
+__all__ = ["SCHEMA_VERSION", "Page", "list_accounts", "create", "get", "update", "delete", "canonical_id"]
 
 SCHEMA_VERSION = 1
 
@@ -47,12 +52,36 @@ def _not_found() -> NotFound:
     return NotFound("no account has this id")
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[RowMapping]
+    has_more: bool
+    next_cursor: str | None
+    total: int | None
+
+
+async def list_accounts(conn: AsyncConnection, caller: Caller, query: ListQuery, signer: CursorSigner) -> Page:
+    fingerprint = query.fingerprint(caller.tenant_id, caller.app_id)
+    cursor_values = None
+    if query.cursor is not None:
+        cursor_values = signer.decode(query.cursor, fingerprint)
+        if len(cursor_values) != len(query.sort) + 1:
+            raise InvalidParameter("cursor: belongs to a different query", errors=[FieldError("cursor", "belongs to a different query")])
+    rows = await repository.list_page(conn, caller, query, cursor_values)
+    has_more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = signer.encode(fingerprint, list_sql.sort_values(query.sort, rows[-1])) if has_more else None
+    total = await repository.count(conn, caller, query) if query.include_total else None
+    return Page(rows, has_more, next_cursor, total)
+
+
 async def create(conn: AsyncConnection, caller: Caller, body: dict[str, Any]) -> RowMapping:
     values = validate_create(body)
     if values["parent_account_id"] is not None:
         await _check_parent(conn, caller, None, values["parent_account_id"])
     now = _now()
     values.update(
+        name_key=name_key(values["name"]),
         id=new_id("acc"),
         created_at=now,
         updated_at=now,
@@ -98,6 +127,8 @@ async def update(
             raise _not_found()
         await _check_parent(conn, caller, account_id, values["parent_account_id"])
     values["schema_version"] = SCHEMA_VERSION
+    if "name" in values:
+        values["name_key"] = name_key(values["name"])
 
     allowed = _allowed_versions(if_match, body_version)
     row = None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from edm.crm.accounts.fields import FIELDS, Field
 from edm.kit.types import JSONDocument, UTCDateTime
 
-__all__ = ["metadata", "accounts", "COLUMNS"]
+__all__ = ["metadata", "accounts", "COLUMNS", "name_key"]
 
 # Server fields that every row has from its first write.
 _ALWAYS_SET = {"id", "tenant_id", "created_at", "updated_at", "created_by", "updated_by", "is_deleted", "schema_version", "version"}
@@ -42,6 +42,14 @@ accounts = sa.Table(
     "accounts",
     metadata,
     *(_column(f) for f in FIELDS),
+    # Internal, never rendered: the case-folded name that sort=name orders by,
+    # compared byte-wise on both databases.
+    sa.Column("name_key", sa.Text().with_variant(sa.Text(collation="C"), "postgresql"), nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "id", name="accounts_pkey"),
 )
 COLUMNS = tuple(accounts.c[f.name] for f in FIELDS)
+
+
+def name_key(name: str) -> str:
+    """What ``sort=name`` compares: case-insensitive, the same on every database."""
+    return name.casefold()
