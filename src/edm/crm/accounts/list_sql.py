@@ -249,7 +249,8 @@ def after_cursor(sort: tuple[SortKey, ...], values: list[Any]) -> list[sa.Column
     keys = _keys(sort)
     values = [_typed_cursor_value(expr, v) for (expr, _, _), v in zip(keys, values)]
     if len({d for _, d, _ in keys}) == 1 and not any(nullable for _, _, nullable in keys):
-        left, right = sa.tuple_(*(e for e, _, _ in keys)), sa.tuple_(*values)
+        left = sa.tuple_(*(e for e, _, _ in keys))
+        right = sa.tuple_(*(sa.literal(v, e.type) for (e, _, _), v in zip(keys, values)))
         return [left < right if keys[0][1] else left > right]
 
     chain: list[sa.ColumnElement[bool]] = []

@@ -20,6 +20,8 @@ from edm.crm.accounts.table import COLUMNS, accounts
 from edm.kit.auth import Caller
 
 __all__ = [
+    "list_statement",
+    "count_statement",
     "list_page",
     "count",
     "insert",
@@ -48,26 +50,34 @@ def _live(caller: Caller, account_id: str) -> list[sa.ColumnElement[bool]]:
     return [*_scope(caller), _c.id == account_id, sa.not_(_c.is_deleted)]
 
 
-async def list_page(
-    conn: AsyncConnection, caller: Caller, query: ListQuery, cursor_values: list[Any] | None
-) -> list[RowMapping]:
+def list_statement(caller: Caller, query: ListQuery, cursor_values: list[Any] | None, dialect: str) -> sa.Select[Any]:
     """Up to ``query.limit + 1`` rows after the cursor (the extra row says "has more")."""
-    where = [*_scope(caller), *list_sql.predicates(query, conn.dialect.name, caller.tenant_id)]
+    where = [*_scope(caller), *list_sql.predicates(query, dialect, caller.tenant_id)]
     if cursor_values is not None:
         where += list_sql.after_cursor(query.sort, cursor_values)
-    statement = (
+    return (
         sa.select(*COLUMNS, _c.name_key)
         .where(*where)
         .order_by(*list_sql.order_by(query.sort))
         .limit(query.limit + 1)
     )
-    return list((await conn.execute(statement)).mappings().all())
+
+
+def count_statement(caller: Caller, query: ListQuery, dialect: str) -> sa.Select[Any]:
+    """How many rows match the query, across all pages."""
+    where = [*_scope(caller), *list_sql.predicates(query, dialect, caller.tenant_id)]
+    return sa.select(sa.func.count()).select_from(accounts).where(*where)
+
+
+async def list_page(
+    conn: AsyncConnection, caller: Caller, query: ListQuery, cursor_values: list[Any] | None
+) -> list[RowMapping]:
+    result = await conn.execute(list_statement(caller, query, cursor_values, conn.dialect.name))
+    return list(result.mappings().all())
 
 
 async def count(conn: AsyncConnection, caller: Caller, query: ListQuery) -> int:
-    """How many rows match the query, across all pages."""
-    where = [*_scope(caller), *list_sql.predicates(query, conn.dialect.name, caller.tenant_id)]
-    return (await conn.execute(sa.select(sa.func.count()).select_from(accounts).where(*where))).scalar_one()
+    return (await conn.execute(count_statement(caller, query, conn.dialect.name))).scalar_one()
 
 
 async def insert(conn: AsyncConnection, caller: Caller, values: dict[str, Any]) -> RowMapping:
