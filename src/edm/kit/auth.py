@@ -32,6 +32,7 @@ __all__ = ["Caller", "TokenVerifier", "KeySet"]
 _ISSUED = object()  # only this module can vouch for a Caller
 _CLAIM_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 _ASYMMETRIC_KEY_TYPES = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
+_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class KeySet:
         self._last_fetch = float("-inf")
         self._file_mtime: float | None = None
         self._lock = asyncio.Lock()
+        self.generation = 0  # rises on every reload; cached verifications of older ones are void
 
     async def get(self, kid: str | None) -> jwt.PyJWK | None:
         key = self._lookup(kid)
@@ -125,6 +127,7 @@ class KeySet:
             keys[entry.get("kid")] = key
         self._keys = keys
         self._loaded_once = True
+        self.generation += 1
 
 
 class TokenVerifier:
@@ -134,6 +137,7 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._audience = list(settings.jwt_audience) or None
         self._leeway = settings.jwt_leeway_seconds
+        self._cache: dict[str, tuple[Caller, float, int]] = {}
         self._keys = (
             KeySet(url=settings.jwks_url, file=settings.jwks_file, min_refresh_seconds=settings.jwks_min_refresh_seconds)
             if settings.jwks_url or settings.jwks_file
@@ -152,6 +156,22 @@ class TokenVerifier:
         return await self.verify(token.strip())
 
     async def verify(self, token: str) -> Caller:
+        """The Caller of a valid token; a token verified before is answered from memory until it expires."""
+        generation = self._keys.generation if self._keys else 0
+        cached = self._cache.get(token)
+        if cached is not None:
+            caller, expires, seen_generation = cached
+            # a reloaded key set may have retired the key that signed it
+            if time.time() < expires and seen_generation == generation:
+                return caller
+            del self._cache[token]
+        caller, expires = await self._verify(token)
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()  # crude, but bounded and O(1); a miss only costs a verification
+        self._cache[token] = (caller, expires, self._keys.generation if self._keys else 0)
+        return caller
+
+    async def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -186,7 +206,8 @@ class TokenVerifier:
             raise Unauthorized("the token's audience is not accepted") from None
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthorized("the token's signature or claims are invalid") from None
-        return self._caller(claims)
+        # exp is a number here (PyJWT checked it); honour the same leeway the check used
+        return self._caller(claims), float(claims["exp"]) + self._leeway
 
     async def _key_for(self, alg: str, kid: Any) -> Any:
         if alg == "HS256":

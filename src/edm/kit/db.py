@@ -51,11 +51,17 @@ class Database:
                 **common,
             )
         self._writer = self.engine.execution_options(edm_write=True)
+        # PostgreSQL reads run each statement on its own: no BEGIN/COMMIT round trips.
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
+        if self._reader is not None:
+            async with self._reader.connect() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

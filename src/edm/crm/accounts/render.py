@@ -1,4 +1,9 @@
-"""Records to JSON, straight from database rows: one pass, encoded once by orjson."""
+"""Records to JSON, straight from database rows: one pass, encoded once.
+
+On PostgreSQL a list page's records arrive already rendered by the database
+(``pg_document``: one JSON text per row, built in C), and Python only joins
+them; elsewhere orjson encodes the row values.  Both give the same JSON values.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,17 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from edm.crm.accounts.fields import FIELDS
 from edm.crm.accounts.formats import format_datetime
+from edm.crm.accounts.table import accounts
 
-__all__ = ["record", "record_json", "page_json"]
+__all__ = ["FIELD_NAMES", "record", "record_json", "page_json", "pg_document", "DOCUMENT"]
 
 _DATETIME_FIELDS = frozenset(f.name for f in FIELDS if f.kind == "date-time")
-_NAMES = tuple(f.name for f in FIELDS)
+_NAMES = FIELD_NAMES = tuple(f.name for f in FIELDS)
 
 
 def record(row: RowMapping, names: tuple[str, ...] = _NAMES) -> dict[str, Any]:
@@ -31,14 +38,30 @@ def record_json(row: RowMapping) -> bytes:
     return orjson.dumps(record(row))
 
 
+DOCUMENT = "_document"  # the label of the database-rendered JSON column
+
+
+def pg_document(names: tuple[str, ...] = _NAMES) -> sa.ColumnElement[str]:
+    """The record as JSON text, rendered by PostgreSQL in field order."""
+    pairs: list[Any] = []
+    for name in names:
+        column = accounts.c[name]
+        value = (
+            sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+            if name in _DATETIME_FIELDS
+            else column
+        )
+        pairs += [sa.literal_column(f"'{name}'"), value]
+    return sa.cast(sa.func.json_build_object(*pairs), sa.Text).label(DOCUMENT)
+
+
 def page_json(rows: list[RowMapping], has_more: bool, next_cursor: str | None, total: int | None, fields: tuple[str, ...] | None) -> bytes:
-    names = fields or _NAMES
-    body: dict[str, Any] = {
-        "object": "list",
-        "data": [record(row, names) for row in rows],
-        "has_more": has_more,
-        "next_cursor": next_cursor,
-    }
+    tail: dict[str, Any] = {"has_more": has_more, "next_cursor": next_cursor}
     if total is not None:
-        body["total"] = total
-    return orjson.dumps(body)
+        tail["total"] = total
+    if rows and DOCUMENT in rows[0]:
+        data = b",".join(row[DOCUMENT].encode() for row in rows)
+    else:
+        names = fields or _NAMES
+        data = b",".join(orjson.dumps(record(row, names)) for row in rows)
+    return b'{"object":"list","data":[' + data + b"]," + orjson.dumps(tail)[1:]

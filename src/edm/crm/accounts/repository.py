@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edm.crm.accounts import list_sql
 from edm.crm.accounts.listing import ListQuery
+from edm.crm.accounts.render import FIELD_NAMES, pg_document
 from edm.crm.accounts.table import COLUMNS, accounts
 from edm.kit.auth import Caller
 
@@ -55,8 +56,13 @@ def list_statement(caller: Caller, query: ListQuery, cursor_values: list[Any] | 
     where = [*_scope(caller), *list_sql.predicates(query, dialect, caller.tenant_id)]
     if cursor_values is not None:
         where += list_sql.after_cursor(query.sort, cursor_values)
+    if dialect == "postgresql":
+        sort_columns = dict.fromkeys([_c.id, *(_c.name_key if k.field == "name" else _c[k.field] for k in query.sort)])
+        selected: list[Any] = [*sort_columns, pg_document(query.fields or FIELD_NAMES)]
+    else:
+        selected = [*COLUMNS, _c.name_key]
     return (
-        sa.select(*COLUMNS, _c.name_key)
+        sa.select(*selected)
         .where(*where)
         .order_by(*list_sql.order_by(query.sort))
         .limit(query.limit + 1)

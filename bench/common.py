@@ -1,0 +1,176 @@
+"""Shared pieces of the benchmarks: the server under test, wrk, pgbench, reporting.
+
+Everything runs on this machine: ``edm serve`` on PostgreSQL, wrk as the load
+generator, and pgbench running the same SQL at the same concurrency, so each
+workload reports the ratio API ÷ pgbench.  Rounds are interleaved (API,
+pgbench, API, pgbench…) and medians reported, because the machine is noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-bench-secret-bench-secret-0123"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/edm_bench"
+
+
+@dataclass
+class Measurement:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass
+class Result:
+    name: str
+    api: list[Measurement] = field(default_factory=list)
+    pgbench_tps: list[float] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        rps = statistics.median(m.requests_per_second for m in self.api)
+        tps = statistics.median(self.pgbench_tps) if self.pgbench_tps else None
+        return {
+            "workload": self.name,
+            "api_req_s": round(rps, 1),
+            "p50_ms": round(statistics.median(m.p50_ms for m in self.api), 2),
+            "p99_ms": round(statistics.median(m.p99_ms for m in self.api), 2),
+            "pgbench_tps": round(tps, 1) if tps else None,
+            "ratio": round(rps / tps, 3) if tps else None,
+        }
+
+
+def ensure_tools() -> None:
+    missing = [tool for tool in ("wrk", "pgbench") if shutil.which(tool) is None]
+    if missing:
+        sys.exit(f"bench needs {', '.join(missing)}: apt-get install -y wrk postgresql-client")
+
+
+def ensure_database(url: str) -> None:
+    parsed = sa.make_url(url)
+    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
+    exists = subprocess.run(
+        ["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{parsed.database}'"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not exists:
+        subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{parsed.database}"'], check=True)
+    env = {**os.environ, "EDM_DATABASE_URL": url, "EDM_JWT_SECRET": SECRET}
+    subprocess.run([str(Path(sys.executable).parent / "edm"), "migrate"], env=env, check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server(url: str, *, workers: int, pool_size: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "EDM_DATABASE_URL": url, "EDM_JWT_SECRET": SECRET, "EDM_DB_POOL_SIZE": str(pool_size), "EDM_LOG_LEVEL": "warning", **(extra_env or {})}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "edm"), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, cwd=tempfile.mkdtemp(prefix="edm-bench-"),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("edm serve did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int, script: Path | None = None) -> Measurement:
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    latency = {pct: float(value) * _UNIT[unit] for pct, value, unit in _LATENCY.findall(output)}
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise RuntimeError(f"{non_2xx.group(1)} requests failed on {url}:\n{output}")
+    return Measurement(float(_RPS.search(output).group(1)), latency["50"], latency["99"])  # type: ignore[union-attr]
+
+
+def pgbench(url: str, sql: str, *, clients: int, seconds: int) -> float:
+    parsed = sa.make_url(url)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(sql.strip().rstrip(";").replace("\n", " ") + ";\n")
+    command = [
+        "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(2, clients)), "-T", str(seconds),
+        "-f", script.name, "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
+        "-U", parsed.username or "postgres", parsed.database or "postgres",
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    return float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+
+def environment(settings: dict[str, Any]) -> dict[str, Any]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
+    packages = {name: metadata.version(name) for name in ("fastapi", "starlette", "uvicorn", "sqlalchemy", "asyncpg", "orjson", "pydantic")}
+    return {
+        "commit": commit + ("+dirty" if dirty else ""),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "packages": packages,
+        "settings": settings,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def report(title: str, results: list[Result], env: dict[str, Any]) -> None:
+    rows = [r.row() for r in results]
+    print(f"\n{title}")
+    print(json.dumps(env, indent=2))
+    header = f"{'workload':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'pgbench':>10}{'ratio':>8}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['workload']:<28}{row['api_req_s']:>10}{row['p50_ms']:>9}{row['p99_ms']:>9}"
+            f"{row['pgbench_tps'] or '-':>10}{row['ratio'] or '-':>8}"
+        )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"{title.split()[0].lower()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps({"environment": env, "results": rows}, indent=2))
+    print(f"\nsaved {path.relative_to(ROOT)}")
