@@ -56,3 +56,13 @@ def test_sparse_fields_keep_field_order_and_id(api: Api) -> None:
     data = api.request("GET", ACCOUNTS, params={"fields": "tags,name,last_activity_at"}).json()["data"]
     assert [list(r) for r in data] == [["id", "tags", "name", "last_activity_at"]]
     assert data[0]["tags"] == ["β", "a"] and data[0]["last_activity_at"] == "0999-12-31T23:59:59.999Z"
+
+
+def test_every_scalar_field_filters_including_description_and_tenant(api: Api) -> None:
+    hit = api.created({"name": "a", "description": "Renewal due in MARCH"})
+    api.created({"name": "b", "description": "nothing here"})
+    found = api.request("GET", ACCOUNTS, params={"filter[description][contains]": "march"}).json()["data"]
+    assert [r["id"] for r in found] == [hit["id"]]
+    mine = api.request("GET", ACCOUNTS, params={"filter[tenant_id]": api.tenant, "include_total": "true"}).json()
+    other = api.request("GET", ACCOUNTS, params={"filter[tenant_id]": "someone-else", "include_total": "true"}).json()
+    assert (mine["total"], other["total"]) == (2, 0)

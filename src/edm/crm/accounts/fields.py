@@ -68,7 +68,7 @@ def _s(name: str, description: str, max_length: int = 255, **kw: Any) -> Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("id", "id", "server", "`acc_` + 26-character ULID, time-ordered.", filterable=True),
-    Field("tenant_id", "string", "server", "The tenant that owns the record (from the caller's token)."),
+    Field("tenant_id", "string", "server", "The tenant that owns the record (from the caller's token).", filterable=True),
     Field("app_id", "string", "server", "The integration app that created the record; null for human sessions.", filterable=True),
     Field("created_at", "date-time", "server", "When the record was created.", filterable=True, sortable=True),
     Field("updated_at", "date-time", "server", "When the record was last written.", filterable=True, sortable=True),
@@ -95,7 +95,7 @@ FIELDS: tuple[Field, ...] = (
     Field("annual_revenue", "number", "client", "Annual revenue in USD (finite, ≥ 0).", filterable=True, sortable=True),
     Field("employee_count", "integer", "client", "Number of employees (≥ 0).", filterable=True, sortable=True),
     Field("parent_account_id", "id", "client", "The parent account: same tenant, not itself, never a cycle.", format="account_id", filterable=True),
-    Field("description", "string", "client", "Free text.", max_length=65536),
+    Field("description", "string", "client", "Free text.", max_length=65536, filterable=True),
     Field("last_activity_at", "date-time", "client", "RFC 3339 with offset; stored in UTC.", filterable=True, sortable=True),
     Field("first_contacted_at", "date-time", "client", "RFC 3339 with offset; stored in UTC.", filterable=True, sortable=True),
     Field("custom_fields", "custom_fields", "client", "Tenant-defined fields: up to 100 keys, scalar or array-of-scalar values, ≤ 16 KiB.", default={}),

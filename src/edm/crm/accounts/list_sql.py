@@ -98,8 +98,8 @@ def _tags(f: Filter, dialect: str) -> sa.ColumnElement[bool]:
     if dialect == "postgresql":
         tags = sa.type_coerce(_c.tags, JSONB)
         if f.op == "any":
-            return tags.op("?|")(sa.cast(sa.literal(values, ARRAY(sa.Text)), ARRAY(sa.Text)))
-        return tags.op("@>")(sa.cast(sa.literal(values, JSONB), JSONB))  # has, all
+            return tags.op("?|", is_comparison=True)(sa.cast(sa.literal(values, ARRAY(sa.Text)), ARRAY(sa.Text)))
+        return tags.op("@>", is_comparison=True)(sa.cast(sa.literal(values, JSONB), JSONB))  # has, all
     each = sa.func.json_each(_c.tags).table_valued("value")
     matching = sa.select(sa.func.count(sa.distinct(each.c.value))).where(each.c.value.in_(values)).scalar_subquery()
     if f.op == "any":
@@ -111,10 +111,14 @@ def _tags(f: Filter, dialect: str) -> sa.ColumnElement[bool]:
 
 
 def _number(raw: str) -> float | int | None:
+    """The number a filter value reads as; integers past 64 bits become doubles."""
     try:
-        return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        number = int(raw) if raw.lstrip("-").isdigit() else float(raw)
     except ValueError:
         return None
+    if isinstance(number, int) and not -(2**63) <= number < 2**63:
+        return float(number)
+    return number
 
 
 def _candidates(raw: str) -> list[Any]:
@@ -134,7 +138,7 @@ def _custom_pg(f: Filter) -> sa.ColumnElement[bool]:
     assert key is not None
 
     def contains(value: Any) -> sa.ColumnElement[bool]:
-        return doc.op("@>")(sa.cast(sa.literal({key: value}, JSONB), JSONB))
+        return doc.op("@>", is_comparison=True)(sa.cast(sa.literal({key: value}, JSONB), JSONB))
 
     def equal_any(raws: tuple[str, ...] | list[str]) -> sa.ColumnElement[bool]:
         options = [contains(v) for raw in raws for c in _candidates(raw) for v in (c, [c])]
@@ -143,7 +147,7 @@ def _custom_pg(f: Filter) -> sa.ColumnElement[bool]:
     value_type = sa.func.jsonb_typeof(doc[key])
     as_text = doc[key].astext
     if f.op == "exists":
-        present = doc.op("?")(sa.literal(key, sa.Text))
+        present = doc.op("?", is_comparison=True)(sa.literal(key, sa.Text))
         return present if f.value else sa.not_(present)
     if f.op in ("eq", "in"):
         return equal_any([f.value] if f.op == "eq" else f.value)
