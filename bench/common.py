@@ -138,8 +138,11 @@ def pgbench(url: str, sql: str, *, clients: int, seconds: int) -> float:
         "-f", script.name, "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
         "-U", parsed.username or "postgres", parsed.database or "postgres",
     ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finished = subprocess.run(command, capture_output=True, text=True)
     os.unlink(script.name)
+    if finished.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {finished.stderr[-2000:]}")
+    output = finished.stdout
     return float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]
 
 

@@ -47,7 +47,7 @@ def pg_document(names: tuple[str, ...] = _NAMES) -> sa.ColumnElement[str]:
     for name in names:
         column = accounts.c[name]
         value = (
-            sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+            sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24":"MI":"SS.MS"Z"')
             if name in _DATETIME_FIELDS
             else column
         )
