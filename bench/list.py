@@ -38,7 +38,7 @@ WORKLOADS: dict[str, list[tuple[str, str]]] = {
         ("sort", "-updated_at"),
     ],
     "name sort": [("sort", "name")],
-    "q selective": [("q", "account number 123457 ")],
+    "q selective": [("q", "123457")],
     "q broad": [("q", "acme")],
     "tags any": [("filter[tags][any]", "priority,trial")],
     "include_total": [("include_total", "true")],
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pool-size", type=int, default=4)
+    parser.add_argument("--pool-size", type=int, default=2)
     parser.add_argument("--only", help="comma list of workload names to run")
     args = parser.parse_args()
     ensure_tools()

@@ -48,6 +48,15 @@ class Database:
                 pool_size=settings.db_pool_size,
                 max_overflow=0,
                 pool_pre_ping=False,
+                connect_args={
+                    "server_settings": {
+                        # Plan each execution for its own values: a generic plan of a
+                        # prepared list statement ignores which tenant and which search
+                        # term is asked and can pick a plan that is wrong for both.
+                        "plan_cache_mode": "force_custom_plan",
+                        "statement_timeout": str(settings.statement_timeout_ms),
+                    }
+                },
                 **common,
             )
         self._writer = self.engine.execution_options(edm_write=True)

@@ -51,6 +51,7 @@ class Settings:
     jwks_min_refresh_seconds: float = 30.0
     require_if_match: bool = False
     db_pool_size: int = 4
+    statement_timeout_ms: int = 10_000
     log_level: str = "info"
 
     @property
@@ -154,6 +155,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             jwks_min_refresh_seconds=float(get("EDM_JWKS_MIN_REFRESH_SECONDS") or 30),
             require_if_match=_bool(get("EDM_REQUIRE_IF_MATCH")),
             db_pool_size=int(get("EDM_DB_POOL_SIZE") or 4),
+            statement_timeout_ms=int(get("EDM_STATEMENT_TIMEOUT_MS") or 10_000),
             log_level=get("EDM_LOG_LEVEL") or "info",
         )
     except ValueError as exc:

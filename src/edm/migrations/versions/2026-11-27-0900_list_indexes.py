@@ -32,7 +32,9 @@ SQLITE_SEARCH_SQL = (
 )
 
 SORT_INDEXES = ("created_at", "updated_at", "name_key", "annual_revenue", "employee_count", "last_activity_at", "first_contacted_at")
-FILTER_INDEXES = ("owner_id", "lifecycle_stage", "industry", "domain")
+FILTER_INDEXES = ("lifecycle_stage", "industry", "domain")
+# "My accounts, newest / most recently touched first": the owner's rows in order.
+OWNER_INDEXES = ("created_at", "updated_at")
 
 
 def upgrade() -> None:
@@ -51,6 +53,8 @@ def upgrade() -> None:
         op.create_index(f"accounts_tenant_{column}", "accounts", ["tenant_id", column, "id"])
     for column in FILTER_INDEXES:
         op.create_index(f"accounts_tenant_{column}", "accounts", ["tenant_id", column])
+    for column in OWNER_INDEXES:
+        op.create_index(f"accounts_tenant_owner_{column}", "accounts", ["tenant_id", "owner_id", column, "id"])
 
     if dialect == "postgresql":
         # Index-only counts of live rows (include_total).
@@ -87,5 +91,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS accounts_search")
     for column in (*SORT_INDEXES, *FILTER_INDEXES):
         op.drop_index(f"accounts_tenant_{column}", "accounts")
+    for column in OWNER_INDEXES:
+        op.drop_index(f"accounts_tenant_owner_{column}", "accounts")
     with op.batch_alter_table("accounts") as batch:
         batch.drop_column("name_key")
