@@ -55,6 +55,10 @@ class Database:
                         # term is asked and can pick a plan that is wrong for both.
                         "plan_cache_mode": "force_custom_plan",
                         "statement_timeout": str(settings.statement_timeout_ms),
+                        # Short OLTP statements on a few cores: compiling them or
+                        # forking workers for them costs more than it saves.
+                        "jit": "off",
+                        "max_parallel_workers_per_gather": "0",
                     }
                 },
                 **common,
