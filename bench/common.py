@@ -125,14 +125,16 @@ def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int, sc
     latency = {pct: float(value) * _UNIT[unit] for pct, value, unit in _LATENCY.findall(output)}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non_2xx:
-        raise RuntimeError(f"{non_2xx.group(1)} requests failed on {url}:\n{output}")
+        raise RuntimeError(f"{non_2xx.group(1)} requests failed on {url}:\n{output[-1500:]}")
     return Measurement(float(_RPS.search(output).group(1)), latency["50"], latency["99"])  # type: ignore[union-attr]
 
 
 def pgbench(url: str, sql: str, *, clients: int, seconds: int) -> float:
     parsed = sa.make_url(url)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(sql.strip().rstrip(";").replace("\n", " ") + ";\n")
+        meta = [line for line in sql.splitlines() if line.startswith("\\")]
+        statement = " ".join(line for line in sql.splitlines() if not line.startswith("\\"))
+        script.write("".join(m + "\n" for m in meta) + statement.strip().rstrip(";") + ";\n")
     command = [
         "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(2, clients)), "-T", str(seconds),
         "-f", script.name, "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
@@ -177,3 +179,34 @@ def report(title: str, results: list[Result], env: dict[str, Any]) -> None:
     path = out / f"{title.split()[0].lower()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps({"environment": env, "results": rows}, indent=2))
     print(f"\nsaved {path.relative_to(ROOT)}")
+
+
+def inline_sql(statement: Any) -> str:
+    """A statement as PostgreSQL SQL with its parameters written in as literals,
+    for pgbench (SQLAlchemy's literal_binds cannot render JSON values)."""
+    from datetime import datetime
+
+    import orjson
+    from sqlalchemy.dialects import postgresql
+
+    compiled = statement.compile(dialect=postgresql.asyncpg.dialect())
+    params = compiled.construct_params()
+    sql = compiled.string
+
+    def literal(value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, (dict, list)):
+            value = orjson.dumps(value).decode()
+        return "'" + str(value).replace("'", "''") + "'"
+
+    names = compiled.positiontup or []
+    for index in range(len(names), 0, -1):  # $10 before $1
+        sql = sql.replace(f"${index}", literal(params[names[index - 1]]))
+    return sql

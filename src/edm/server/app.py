@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +13,7 @@ from edm.crm.accounts.routes import router as accounts_router
 from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
+from edm.kit.idempotency import delete_expired
 from edm.kit.settings import Settings, load_settings
 from edm.server import health
 from edm.server.middleware import RequestContextMiddleware
@@ -18,6 +21,20 @@ from edm.server.openapi import build_openapi
 from edm.server.problems import install_handlers
 
 __all__ = ["create_app"]
+
+
+SWEEP_EVERY_SECONDS = 900
+log = logging.getLogger("edm.server")
+
+
+async def _sweep_idempotency_keys(db: Database) -> None:
+    """Delete idempotency records past their 24 hours, every 15 minutes."""
+    while True:
+        try:
+            await delete_expired(db)
+        except Exception:  # the database may be down; try again next round
+            log.warning("could not delete expired idempotency keys", exc_info=True)
+        await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,9 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
+        sweeper = asyncio.create_task(_sweep_idempotency_keys(app.state.db))
         try:
             yield
         finally:
+            sweeper.cancel()
             await app.state.db.dispose()
 
     app = FastAPI(

@@ -111,3 +111,33 @@ def test_a_deep_page_seeks_instead_of_scanning(plan_db: str) -> None:
 def test_total_counts_use_an_index(plan_db: str, tenant: str) -> None:
     scans = asyncio.run(_explain(plan_db, tenant, [("include_total", "true")], total=True, page=1))
     assert scans and all(node != "Seq Scan" for node, _ in scans), scans
+
+
+def test_point_lookups_use_the_primary_key_for_a_tenant_missing_from_statistics(plan_db: str) -> None:
+    """A tenant loaded after the last ANALYZE: statistics call it tiny, and the
+    partial index on live rows looks as cheap as the primary key."""
+    import asyncpg
+
+    from bench.seed import COLUMNS
+
+    async def run() -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(plan_db)
+        try:
+            await conn.copy_records_to_table("accounts", records=records("plan-new", 30_000), columns=COLUMNS)
+            account_id = await conn.fetchval("SELECT id FROM accounts WHERE tenant_id = 'plan-new' LIMIT 1")
+        finally:
+            await conn.close()
+        caller = await TokenVerifier(Settings(jwt_secret=SECRET)).verify(make_token("plan-new"))
+        engine = create_async_engine(database_url_for_driver(plan_db))
+        try:
+            async with engine.connect() as sa_conn:
+                statement = repository.get_statement(caller, account_id)
+                compiled = statement.compile(dialect=sa_conn.dialect)
+                params = [compiled.params[name] for name in compiled.positiontup]
+                raw = await sa_conn.get_raw_connection()
+                plan = await raw.driver_connection.fetchval("EXPLAIN (FORMAT JSON) " + compiled.string, *params)
+        finally:
+            await engine.dispose()
+        return _scans(json.loads(plan) if isinstance(plan, str) else plan)
+
+    assert asyncio.run(run()) == [("Index Scan", "accounts_pkey")]

@@ -21,6 +21,7 @@ from edm.crm.accounts.table import COLUMNS, accounts
 from edm.kit.auth import Caller
 
 __all__ = [
+    "get_statement",
     "list_statement",
     "count_statement",
     "list_page",
@@ -29,6 +30,9 @@ __all__ = [
     "get",
     "update",
     "soft_delete",
+    "restore",
+    "purge",
+    "detach_children",
     "state",
     "exists",
     "ancestors",
@@ -92,9 +96,12 @@ async def insert(conn: AsyncConnection, caller: Caller, values: dict[str, Any]) 
     return result.mappings().one()
 
 
+def get_statement(caller: Caller, account_id: str) -> sa.Select[Any]:
+    return sa.select(*COLUMNS).where(*_live(caller, account_id))
+
+
 async def get(conn: AsyncConnection, caller: Caller, account_id: str) -> RowMapping | None:
-    result = await conn.execute(sa.select(*COLUMNS).where(*_live(caller, account_id)))
-    return result.mappings().first()
+    return (await conn.execute(get_statement(caller, account_id))).mappings().first()
 
 
 def _later_of(now: datetime, column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
@@ -173,10 +180,52 @@ async def soft_delete(
     return (await conn.execute(statement)).mappings().first()
 
 
-async def state(conn: AsyncConnection, caller: Caller, account_id: str) -> int | None:
-    """The version of a live record the caller can see, or None."""
-    result = await conn.execute(sa.select(_c.version).where(*_live(caller, account_id)))
-    return result.scalar()
+async def state(conn: AsyncConnection, caller: Caller, account_id: str, *, deleted: bool | None = False) -> int | None:
+    """The version of a record the caller can see (live by default; ``deleted=None``: either), or None."""
+    where = [*_scope(caller), _c.id == account_id]
+    if deleted is not None:
+        where.append(_c.is_deleted if deleted else sa.not_(_c.is_deleted))
+    return (await conn.execute(sa.select(_c.version).where(*where))).scalar()
+
+
+async def restore(
+    conn: AsyncConnection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
+) -> RowMapping | None:
+    where = [*_scope(caller), _c.id == account_id, _c.is_deleted, *_version_in(allowed_versions)]
+    statement = (
+        sa.update(accounts)
+        .where(*where)
+        .values(
+            is_deleted=False,
+            deleted_at=None,
+            deleted_by=None,
+            version=_c.version + 1,
+            updated_at=_later_of(now, _c.updated_at, conn.dialect.name),
+            updated_by=caller.sub,
+        )
+        .returning(*COLUMNS)
+    )
+    return (await conn.execute(statement)).mappings().first()
+
+
+async def purge(conn: AsyncConnection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None) -> bool:
+    """Delete the row for good (live or soft-deleted)."""
+    where = [*_scope(caller), _c.id == account_id, *_version_in(allowed_versions)]
+    return (await conn.execute(sa.delete(accounts).where(*where).returning(_c.id))).first() is not None
+
+
+async def detach_children(conn: AsyncConnection, caller: Caller, parent_id: str, *, now: datetime) -> None:
+    """Children of a purged account lose the pointer (a write to each, in any app)."""
+    await conn.execute(
+        sa.update(accounts)
+        .where(*_scope(caller, tenant_only=True), _c.parent_account_id == parent_id)
+        .values(
+            parent_account_id=None,
+            version=_c.version + 1,
+            updated_at=_later_of(now, _c.updated_at, conn.dialect.name),
+            updated_by=caller.sub,
+        )
+    )
 
 
 async def exists(conn: AsyncConnection, caller: Caller, account_id: str) -> bool:

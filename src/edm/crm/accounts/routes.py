@@ -6,16 +6,19 @@ Business rules live in ``service``; SQL in ``repository``.
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from edm.crm.accounts import service
-from edm.crm.accounts.auth import AccountsRead, AccountsWrite
+from edm.crm.accounts.auth import ADMIN_SCOPE, WRITE_SCOPE, AccountsRead, AccountsWrite, Authenticated
 from edm.crm.accounts.listing import parse_list_query
 from edm.crm.accounts.render import page_json, record_json
+from edm.kit.errors import FieldError, InvalidParameter
 from edm.kit.jsonbody import JSON, JSON_OR_MERGE_PATCH, read_json_object
 from edm.kit.preconditions import etag, parse_condition
 from edm.server.deps import database, settings
+from edm.server.idempotent import run_idempotent
 
 __all__ = ["router", "PREFIX"]
 
@@ -44,9 +47,25 @@ async def list_accounts(request: Request, caller: AccountsRead) -> Response:
 @router.post("", status_code=201)
 async def create_account(request: Request, caller: AccountsWrite) -> Response:
     body = await read_json_object(request, JSON)
-    async with database(request).write() as conn:
+
+    async def effect(conn: AsyncConnection) -> tuple[Response, str]:
         row = await service.create(conn, caller, body)
-    return _account(row, 201, Location=f"{PREFIX}/{row['id']}")
+        return _account(row, 201, Location=f"{PREFIX}/{row['id']}"), row["id"]
+
+    return await run_idempotent(request, caller, f"POST {PREFIX}", body, effect)
+
+
+@router.post("/{account_id}/restore")
+async def restore_account(request: Request, account_id: str, caller: AccountsWrite) -> Response:
+    if_match = parse_condition(request.headers.get("if-match"), "If-Match")
+
+    async def effect(conn: AsyncConnection) -> tuple[Response, str]:
+        row = await service.restore(
+            conn, caller, account_id, if_match=if_match, require_precondition=settings(request).require_if_match
+        )
+        return _account(row), row["id"]
+
+    return await run_idempotent(request, caller, f"POST {PREFIX}/{{id}}/restore", None, effect)
 
 
 @router.get("/{account_id}")
@@ -76,10 +95,22 @@ async def update_account(request: Request, account_id: str, caller: AccountsWrit
 
 
 @router.delete("/{account_id}", status_code=204)
-async def delete_account(request: Request, account_id: str, caller: AccountsWrite) -> Response:
+async def delete_account(request: Request, account_id: str, caller: Authenticated) -> Response:
+    purge = _purge_flag(request)
+    caller.require(ADMIN_SCOPE if purge else WRITE_SCOPE)
     if_match = parse_condition(request.headers.get("if-match"), "If-Match")
+    operation = service.purge if purge else service.delete
     async with database(request).write() as conn:
-        await service.delete(
+        await operation(
             conn, caller, account_id, if_match=if_match, require_precondition=settings(request).require_if_match
         )
     return Response(status_code=204)
+
+
+def _purge_flag(request: Request) -> bool:
+    """``?purge=true`` makes a delete an erasure; no other parameter is taken."""
+    for name, value in request.query_params.multi_items():
+        if name != "purge" or value not in ("true", "false") or len(request.query_params.getlist("purge")) > 1:
+            message = "only purge=true|false is accepted" if name == "purge" else "is not a known query parameter"
+            raise InvalidParameter(f"{name}: {message}", errors=[FieldError(name, message)])
+    return request.query_params.get("purge") == "true"

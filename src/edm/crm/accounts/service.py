@@ -18,6 +18,7 @@ from edm.crm.accounts.table import name_key
 from edm.crm.accounts.schemas import check_custom_fields_total, validate_create, validate_patch
 from edm.kit.auth import Caller
 from edm.kit.errors import (
+    Conflict,
     FieldError,
     InvalidParameter,
     NotFound,
@@ -27,10 +28,11 @@ from edm.kit.errors import (
     VersionConflict,
 )
 from edm.kit.cursor import CursorSigner
+from edm.kit.idempotency import forget_resource
 from edm.kit.ids import new_id, parse_id
 from edm.kit.preconditions import ETagCondition
 
-__all__ = ["SCHEMA_VERSION", "Page", "list_accounts", "create", "get", "update", "delete", "canonical_id"]
+__all__ = ["SCHEMA_VERSION", "Page", "list_accounts", "create", "get", "update", "delete", "restore", "purge", "canonical_id"]
 
 SCHEMA_VERSION = 1
 
@@ -172,6 +174,58 @@ async def delete(
         await _explain_miss(conn, caller, account_id, if_match, None)
         raise _not_found()
     return row
+
+
+async def restore(
+    conn: AsyncConnection,
+    caller: Caller,
+    raw_id: str,
+    *,
+    if_match: ETagCondition | None,
+    require_precondition: bool,
+) -> RowMapping:
+    account_id = canonical_id(raw_id)
+    if require_precondition and if_match is None:
+        raise PreconditionRequired("this service requires If-Match on restores")
+    allowed = _allowed_versions(if_match, None)
+    row = None
+    if allowed is None or allowed:
+        row = await repository.restore(conn, caller, account_id, allowed_versions=allowed, now=_now())
+    if row is None:
+        current = await repository.state(conn, caller, account_id, deleted=None)
+        if current is None:
+            raise _not_found()
+        if await repository.state(conn, caller, account_id, deleted=True) is None:
+            raise Conflict("the account is not deleted", extra={"current_version": current})
+        raise PreconditionFailed(
+            f"the account is at version {current}, which If-Match does not name", extra={"current_version": current}
+        )
+    return row
+
+
+async def purge(
+    conn: AsyncConnection,
+    caller: Caller,
+    raw_id: str,
+    *,
+    if_match: ETagCondition | None,
+    require_precondition: bool,
+) -> None:
+    """Erase the record, live or deleted, and every trace this service keeps of it."""
+    account_id = canonical_id(raw_id)
+    if require_precondition and if_match is None:
+        raise PreconditionRequired("this service requires If-Match on deletes")
+    allowed = _allowed_versions(if_match, None)
+    if (allowed is None or allowed) and await repository.purge(conn, caller, account_id, allowed_versions=allowed):
+        await repository.detach_children(conn, caller, account_id, now=_now())
+        await forget_resource(conn, caller, account_id)
+        return
+    current = await repository.state(conn, caller, account_id, deleted=None)
+    if current is None:
+        raise _not_found()
+    raise PreconditionFailed(
+        f"the account is at version {current}, which If-Match does not name", extra={"current_version": current}
+    )
 
 
 def _allowed_versions(if_match: ETagCondition | None, body_version: int | None) -> frozenset[int] | None:

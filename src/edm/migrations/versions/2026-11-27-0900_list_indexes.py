@@ -57,6 +57,12 @@ def upgrade() -> None:
         op.create_index(f"accounts_tenant_owner_{column}", "accounts", ["tenant_id", "owner_id", column, "id"])
 
     if dialect == "postgresql":
+        # A short most-common-values list for tenant_id: big tenants get exact
+        # estimates, and a tenant the statistics have not seen (new, or grown
+        # since the last ANALYZE) is estimated at the average size instead of
+        # zero rows, which made PostgreSQL pick any tenant-leading index over
+        # the primary key for point lookups (measured: 213 ms vs 0.1 ms).
+        op.execute("ALTER TABLE accounts ALTER COLUMN tenant_id SET STATISTICS 10")
         # Index-only counts of live rows (include_total).
         op.execute("CREATE INDEX accounts_tenant_live ON accounts (tenant_id) WHERE NOT is_deleted")
         op.execute("CREATE INDEX accounts_tenant_tags ON accounts USING gin (tenant_id, tags)")

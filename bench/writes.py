@@ -1,0 +1,214 @@
+"""Write benchmark (issue 4): ``python -m bench.writes [--seconds 8] [--rounds 2]``.
+
+* create: ``POST /api/v1/crm/accounts`` with a realistic body.
+* patch: ``PATCH`` with ``If-Match`` over 2,000 records, each wrk thread owning
+  its own records and tracking their versions from the ``ETag`` it gets back.
+
+pgbench runs the same INSERT and UPDATE (compiled from the same repository
+code) at the same concurrency, ``synchronous_commit`` on, one statement per
+transaction.  The pgbench UPDATE keeps the version predicate's shape
+(``version > 0``) since pgbench cannot track versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.common import DEFAULT_URL, SECRET, Result, inline_sql, ensure_database, ensure_tools, environment, pgbench, report, server, wrk
+from bench.list import token
+from edm.crm.accounts import repository, service
+from edm.crm.accounts.schemas import validate_create
+from edm.kit.auth import TokenVerifier
+from edm.kit.settings import Settings
+
+
+PATH = "/api/v1/crm/accounts"
+TENANT = "bench-writes"
+RECORDS = 2000
+BODY = {
+    "name": "Globex Corporation",
+    "domain": "globex.example",
+    "website": "https://globex.example",
+    "industry": "Manufacturing",
+    "lifecycle_stage": "customer",
+    "annual_revenue": 125000000.0,
+    "employee_count": 5400,
+    "tags": ["enterprise", "emea"],
+    "custom_fields": {"tier": "gold", "seats": 250},
+}
+PATCH = {"industry": "Software", "custom_fields": {"seats": 300}}
+
+CREATE_LUA = """
+wrk.method = "POST"
+wrk.body = [[%s]]
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+PATCH_LUA = """
+local ids = {%s}
+local start_versions = {%s}
+local counter = 0
+local versions = {}
+local first, last
+function setup(thread)
+  thread:set("part", __NEXT_PART)
+  __NEXT_PART = __NEXT_PART + 1
+end
+__NEXT_PART = 0
+function init(args)
+  local half = math.floor(#ids / 2)
+  first = part * half + 1
+  last = first + half - 1
+  for i = first, last do versions[ids[i]] = start_versions[i] end
+end
+function request()
+  local id = ids[first + counter %% (last - first + 1)]
+  counter = counter + 1
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Content-Type"] = "application/json"
+  headers["If-Match"] = '"' .. versions[id] .. '"'
+  return wrk.format("PATCH", "%s/" .. id, headers, [[%s]])
+end
+function response(status, headers, body)
+  local id = string.match(body, '"id":"(acc_[%%w]+)"')
+  if id and headers["etag"] then versions[id] = tonumber(string.match(headers["etag"], "%%d+")) end
+end
+"""
+
+
+def _caller():  # type: ignore[no-untyped-def]
+    return asyncio.run(TokenVerifier(Settings(jwt_secret=SECRET)).verify(token(TENANT)))
+
+
+def _insert_sql() -> str:
+    values = validate_create(dict(BODY))
+    now = service._now()
+    values.update(
+        name_key=values["name"].casefold(), id="__ID__", created_at=now, updated_at=now, created_by="bench", updated_by="bench",
+        is_deleted=False, schema_version=1, version=1, tenant_id=TENANT, app_id=None,
+    )  # fmt: skip
+    import sqlalchemy as sa
+
+    from edm.crm.accounts.table import COLUMNS, accounts
+
+    statement = sa.insert(accounts).values(values).returning(*COLUMNS)
+    return inline_sql(statement).replace("'__ID__'", "('acc_' || md5(random()::text))")
+
+
+def _update_sql() -> str:
+    import sqlalchemy as sa
+
+    from edm.crm.accounts.repository import _later_of, _merge_custom_fields
+    from edm.crm.accounts.table import COLUMNS, accounts
+
+    c = accounts.c
+    values = {
+        "industry": "Software",
+        "schema_version": 1,
+        "custom_fields": _merge_custom_fields({"seats": 300}, "postgresql"),
+        "version": c.version + 1,
+        "updated_at": _later_of(service._now(), c.updated_at, "postgresql"),
+        "updated_by": "bench",
+    }
+    statement = (
+        sa.update(accounts)
+        .where(c.tenant_id == TENANT, c.id == "__ID__", sa.not_(c.is_deleted), c.version > 0)
+        .values(values)
+        .returning(*COLUMNS)
+    )
+    return "\\set n random(1, %d)\n" % RECORDS + inline_sql(statement).replace("'__ID__'", "('bench-pg-' || :n)")
+
+
+def _versions(base: str, ids: list[str]) -> list[int]:
+    """The current version of each record, so a fresh wrk run sends matching If-Match."""
+    headers = {"Authorization": f"Bearer {token(TENANT)}"}
+    found: dict[str, int] = {}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        cursor = None
+        while True:
+            params = {"limit": "200", "fields": "version", **({"cursor": cursor} if cursor else {})}
+            page = client.get(PATH, params=params).json()
+            found.update((r["id"], r["version"]) for r in page["data"])
+            if not page["has_more"]:
+                return [found[i] for i in ids]
+            cursor = page["next_cursor"]
+
+
+def _patch_script(path: Path, base: str, ids: list[str]) -> Path:
+    versions = _versions(base, ids)
+    path.write_text(PATCH_LUA % (",".join(f'"{i}"' for i in ids), ",".join(map(str, versions)), PATH, json.dumps(PATCH)))
+    return path
+
+
+def _seed_records(base: str) -> list[str]:
+    headers = {"Authorization": f"Bearer {token(TENANT)}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        return [client.post(PATH, json={**BODY, "name": f"Patch target {n}"}).json()["id"] for n in range(RECORDS)]
+
+
+async def _seed_pgbench_rows(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DELETE FROM accounts WHERE tenant_id = $1 AND id LIKE 'bench-pg-%'", TENANT)
+        await conn.execute(
+            """INSERT INTO accounts (id, tenant_id, created_at, updated_at, created_by, updated_by, source, source_type,
+                   is_deleted, schema_version, name, name_key, addresses, custom_fields, tags, version)
+               SELECT 'bench-pg-' || n, $1, now(), now(), 'bench', 'bench', 'edm', 'api', false, 1,
+                   'pg target ' || n, 'pg target ' || n, '[]', '{"seats": 1}', '[]', 1
+               FROM generate_series(1, $2) n""",
+            TENANT,
+            RECORDS,
+        )
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool-size", type=int, default=4)
+    args = parser.parse_args()
+    ensure_tools()
+    ensure_database(args.database_url)
+    asyncio.run(_seed_pgbench_rows(args.database_url))
+    headers = {"Authorization": f"Bearer {token(TENANT)}"}
+    scripts = Path(tempfile.mkdtemp(prefix="edm-wrk-"))
+    results = []
+    with server(args.database_url, workers=args.workers, pool_size=args.pool_size) as base:
+        create_lua = scripts / "create.lua"
+        create_lua.write_text(CREATE_LUA % json.dumps(BODY))
+        ids = _seed_records(base)
+        patch_lua = scripts / "patch.lua"
+        for name, sql in (("create", _insert_sql()), ("patch with If-Match", _update_sql())):
+            result = Result(name)
+
+            def script() -> Path:
+                return create_lua if name == "create" else _patch_script(patch_lua, base, ids)
+
+            wrk(base + PATH, headers, connections=args.connections, seconds=2, script=script())  # warm-up
+            for _ in range(args.rounds):
+                result.api.append(wrk(base + PATH, headers, connections=args.connections, seconds=args.seconds, script=script()))
+                result.pgbench_tps.append(pgbench(args.database_url, sql, clients=args.connections, seconds=args.seconds))
+            results.append(result)
+            print(result.row(), flush=True)
+    report("writes benchmark", results, environment(vars(args)))
+
+
+if __name__ == "__main__":
+    main()

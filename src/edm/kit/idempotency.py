@@ -1,0 +1,171 @@
+"""Idempotency keys for POST requests (SPEC §7).
+
+A key is scoped by tenant, app, method and route template, and fingerprinted
+by the concrete path and the request body.  The flow:
+
+1. ``reserve`` records the key as *in flight* in its own short transaction.
+   The same key again: a different fingerprint is a 422, a request still in
+   flight a 409, a finished one is replayed.
+2. The route runs its effect, and ``complete`` stores the response in the
+   **same transaction** as the effect, so the two commit or vanish together.
+3. When the effect fails (validation or anything else), ``release`` deletes
+   the reservation: only successful responses are recorded, and the client
+   may retry with the same key.
+
+Records live 24 hours; ``delete_expired`` runs from a background task.  A
+reservation left behind by a crashed process is taken over after
+``ABANDONED_AFTER``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from edm.kit.auth import Caller
+from edm.kit.db import Database
+from edm.kit.errors import APIError, BadRequest, Conflict, FieldError
+from edm.kit.types import JSONDocument, UTCDateTime
+
+__all__ = ["IdempotencyKey", "StoredResponse", "idempotency_keys", "parse_key", "reserve", "complete", "release", "delete_expired", "forget_resource"]
+
+TTL = timedelta(hours=24)
+ABANDONED_AFTER = timedelta(minutes=5)
+MAX_KEY_LENGTH = 255
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+REPLAYED_HEADERS = ("location", "etag", "content-type")
+
+metadata = sa.MetaData()
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("app_key", sa.Text, nullable=False),  # the app id, or "" for human callers
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer),  # null while in flight
+    sa.Column("body", sa.Text),
+    sa.Column("headers", JSONDocument),
+    sa.Column("resource_id", sa.Text),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "app_key", "method", "route", "key", name="idempotency_keys_pkey"),
+)
+_k = idempotency_keys.c
+
+
+class IdempotencyConflict(APIError):
+    status, code, title = 422, "idempotency_conflict", "Idempotency key reused"
+
+
+class IdempotencyInFlight(Conflict):
+    code, title = "idempotency_in_flight", "Request in progress"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    tenant_id: str
+    app_key: str
+    method: str
+    route: str
+    key: str
+    fingerprint: str
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        return [_k.tenant_id == self.tenant_id, _k.app_key == self.app_key, _k.method == self.method, _k.route == self.route, _k.key == self.key]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+def parse_key(header: str | None, caller: Caller, method: str, route: str, path: str, body: Any) -> IdempotencyKey | None:
+    """The key of this request, or None without an ``Idempotency-Key`` header."""
+    if header is None:
+        return None
+    if not _KEY.fullmatch(header):
+        message = f"must be 1–{MAX_KEY_LENGTH} printable ASCII characters"
+        raise BadRequest(f"Idempotency-Key {message}", errors=[FieldError("Idempotency-Key", message)])
+    digest = hashlib.sha256(f"{method} {path}\n".encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return IdempotencyKey(caller.tenant_id, caller.app_id or "", method, route, header, digest)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _insert(dialect: str) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(idempotency_keys)
+
+
+async def reserve(db: Database, key: IdempotencyKey) -> StoredResponse | None:
+    """Claim the key (None), or return the response to replay, or raise 409/422."""
+    async with db.write() as conn:
+        now = _now()
+        claim = (
+            _insert(conn.dialect.name)
+            .values(
+                tenant_id=key.tenant_id, app_key=key.app_key, method=key.method, route=key.route, key=key.key,
+                fingerprint=key.fingerprint, created_at=now, expires_at=now + TTL,
+            )  # fmt: skip
+            .on_conflict_do_nothing()
+            .returning(_k.key)
+        )
+        if (await conn.execute(claim)).first() is not None:
+            return None
+        row = (await conn.execute(sa.select(idempotency_keys).where(*key.where()).with_for_update())).mappings().first()
+        if row is None:  # released between the two statements: claim it now
+            await conn.execute(claim)
+            return None
+        if row["expires_at"] <= now or (row["status"] is None and row["created_at"] <= now - ABANDONED_AFTER):
+            await conn.execute(
+                sa.update(idempotency_keys)
+                .where(*key.where())
+                .values(fingerprint=key.fingerprint, status=None, body=None, headers=None, resource_id=None, created_at=now, expires_at=now + TTL)
+            )
+            return None
+        if row["fingerprint"] != key.fingerprint:
+            raise IdempotencyConflict("this Idempotency-Key was used with a different request; use a new key")
+        if row["status"] is None:
+            raise IdempotencyInFlight(
+                "a request with this Idempotency-Key is still in progress; retry shortly", headers={"Retry-After": "1"}
+            )
+        return StoredResponse(row["status"], row["body"].encode(), dict(row["headers"] or {}))
+
+
+async def complete(conn: AsyncConnection, key: IdempotencyKey, response: StoredResponse, resource_id: str | None) -> None:
+    """Store the response, inside the transaction that made it."""
+    await conn.execute(
+        sa.update(idempotency_keys)
+        .where(*key.where())
+        .values(status=response.status, body=response.body.decode(), headers=response.headers, resource_id=resource_id)
+    )
+
+
+async def release(db: Database, key: IdempotencyKey) -> None:
+    async with db.write() as conn:
+        await conn.execute(sa.delete(idempotency_keys).where(*key.where(), _k.status.is_(None)))
+
+
+async def forget_resource(conn: AsyncConnection, caller: Caller, resource_id: str) -> None:
+    """Erase stored responses that carry a record (purge)."""
+    await conn.execute(sa.delete(idempotency_keys).where(_k.tenant_id == caller.tenant_id, _k.resource_id == resource_id))
+
+
+async def delete_expired(db: Database) -> int:
+    async with db.write() as conn:
+        result = await conn.execute(sa.delete(idempotency_keys).where(_k.expires_at <= _now()))
+        return result.rowcount or 0

@@ -1,0 +1,45 @@
+"""Running a POST effect under its Idempotency-Key (see ``edm.kit.idempotency``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from edm.kit import idempotency
+from edm.kit.auth import Caller
+from edm.server.deps import database
+
+__all__ = ["run_idempotent"]
+
+# The effect runs in the write transaction and answers (response, id of the resource it touched).
+Effect = Callable[[AsyncConnection], Awaitable[tuple[Response, str | None]]]
+
+
+async def run_idempotent(request: Request, caller: Caller, route: str, body: Any, effect: Effect) -> Response:
+    db = database(request)
+    key = idempotency.parse_key(
+        request.headers.get("idempotency-key"), caller, request.method, route, request.url.path, body
+    )
+    if key is None:
+        async with db.write() as conn:
+            response, _ = await effect(conn)
+        return response
+
+    stored = await idempotency.reserve(db, key)
+    if stored is not None:
+        return Response(stored.body, status_code=stored.status, headers={**stored.headers, "Idempotent-Replayed": "true"})
+    try:
+        async with db.write() as conn:
+            response, resource_id = await effect(conn)
+            headers = {k: v for k, v in response.headers.items() if k in idempotency.REPLAYED_HEADERS}
+            await idempotency.complete(
+                conn, key, idempotency.StoredResponse(response.status_code, bytes(response.body), headers), resource_id
+            )
+    except BaseException:
+        await idempotency.release(db, key)
+        raise
+    return response
