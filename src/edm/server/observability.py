@@ -1,0 +1,118 @@
+"""Metrics (Prometheus) and structured JSON logs.
+
+* ``edm_http_requests_total{route,method,status}`` and
+  ``edm_http_request_duration_seconds{route,method}``: the route is the
+  template (``/api/v1/crm/accounts/{account_id}``), never the raw path, so
+  label sets stay bounded.
+* ``edm_db_pool_connections{state}``: connections checked out and idle.
+* With several worker processes (``edm serve --workers N``) the workers share
+  ``PROMETHEUS_MULTIPROC_DIR`` (set by the CLI), so any worker's ``/metrics``
+  answers for all of them.
+* One JSON log line per request (at ``info``): request_id, tenant_id, method,
+  route, status, duration_ms — never a token, a query string or a body.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import orjson
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import event
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = ["configure_logging", "observe_request", "metrics_response", "watch_pool", "log"]
+
+_MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+REQUESTS = Counter("edm_http_requests_total", "HTTP requests answered.", ["route", "method", "status"])
+LATENCY = Histogram(
+    "edm_http_request_duration_seconds",
+    "Time from request to response.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+POOL = Gauge(
+    "edm_db_pool_connections",
+    "Database connections of this service, by state.",
+    ["state"],
+    **({"multiprocess_mode": "livesum"} if _MULTIPROCESS else {}),
+)
+
+log = structlog.get_logger("edm")
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr, for the service's own logs and the standard library's."""
+    numeric = logging.getLevelName(level.upper())
+    numeric = numeric if isinstance(numeric, int) else logging.INFO
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=lambda obj, **_: orjson.dumps(obj, default=str).decode()),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def observe_request(scope: dict[str, Any], status: int, seconds: float) -> None:
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    method = scope.get("method", "")
+    REQUESTS.labels(template, method, str(status)).inc()
+    LATENCY.labels(template, method).observe(seconds)
+    state = scope.get("state", {})
+    log.info(
+        "request",
+        request_id=state.get("request_id"),
+        tenant_id=state.get("tenant_id"),
+        method=method,
+        route=template,
+        status=status,
+        duration_ms=round(seconds * 1000, 2),
+    )
+
+
+def watch_pool(engine: Any) -> None:
+    """Keep the pool gauge in step with checkouts and check-ins."""
+    POOL.labels("checked_out").set(0)
+    POOL.labels("idle").set(0)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(*_: Any) -> None:
+        POOL.labels("idle").inc()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(*_: Any) -> None:
+        POOL.labels("checked_out").inc()
+        POOL.labels("idle").dec()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(*_: Any) -> None:
+        POOL.labels("checked_out").dec()
+        POOL.labels("idle").inc()
+
+    @event.listens_for(engine.sync_engine, "close")
+    def _close(*_: Any) -> None:
+        POOL.labels("idle").dec()
+
+
+async def metrics_response(_: Request) -> Response:
+    if _MULTIPROCESS:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
