@@ -1,5 +1,60 @@
-"""EDM: a multi-tenant CRM data service."""
+"""EDM: a multi-tenant CRM data service, and its Python SDK (``edm.Client``)."""
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from edm.sdk import (  # noqa: E402  (the SDK reads __version__ for its User-Agent)
+    NOT_GIVEN,
+    Account,
+    Address,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncClient,
+    AsyncPage,
+    AsyncPaginator,
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    ConflictError,
+    EDMError,
+    ErrorDetail,
+    InternalServerError,
+    NotFoundError,
+    NotGiven,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    RateLimitError,
+    SyncPage,
+    UnprocessableEntityError,
+)
+
+__all__ = [
+    "__version__",
+    "Client",
+    "AsyncClient",
+    "NOT_GIVEN",
+    "NotGiven",
+    "Account",
+    "Address",
+    "SyncPage",
+    "AsyncPage",
+    "AsyncPaginator",
+    "EDMError",
+    "APIError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "PreconditionFailedError",
+    "UnprocessableEntityError",
+    "PreconditionRequiredError",
+    "RateLimitError",
+    "InternalServerError",
+    "ErrorDetail",
+]

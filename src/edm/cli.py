@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from typing import Optional
@@ -39,6 +40,12 @@ def serve(
         os.environ["EDM_DATABASE_URL"] = database_url  # the workers read the same settings
     settings = _settings()
     _migrate(settings)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The workers share one metrics directory, so /metrics answers for all of them.
+        metrics_dir = settings.data_dir.resolve() / f"metrics-{port}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run(
         "edm.server.app:create_app",
         factory=True,

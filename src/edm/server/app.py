@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import structlog
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +15,8 @@ from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired
 from edm.kit.settings import Settings, load_settings
-from edm.server import health
+from edm.server import docs, health
+from edm.server.observability import configure_logging, metrics_response, watch_pool
 from edm.server.middleware import RequestContextMiddleware
 from edm.server.openapi import build_openapi
 from edm.server.problems import install_handlers
@@ -24,7 +25,7 @@ __all__ = ["create_app"]
 
 
 SWEEP_EVERY_SECONDS = 900
-log = logging.getLogger("edm.server")
+log = structlog.get_logger("edm.server")
 
 
 async def _sweep_idempotency_keys(db: Database) -> None:
@@ -41,10 +42,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI app; settings default to the ``EDM_*`` environment."""
     settings = (settings or load_settings()).with_secret()
     settings.validate()
+    configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
+        watch_pool(app.state.db.engine)
         sweeper = asyncio.create_task(_sweep_idempotency_keys(app.state.db))
         try:
             yield
@@ -63,10 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = TokenVerifier(settings)
     assert settings.cursor_secret
     app.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
-    routers = (health.router, accounts_router)
+    routers = (health.router, docs.router, accounts_router)
     for router in routers:
         app.include_router(router)
     app.state.route_methods = [(r.path_regex, r.methods) for router in routers for r in router.routes]
+    app.add_route("/metrics", metrics_response, include_in_schema=False)
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     document = build_openapi()

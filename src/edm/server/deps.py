@@ -16,7 +16,9 @@ __all__ = ["require_scopes", "database", "settings"]
 def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[Caller]]:
     async def caller(request: Request) -> Caller:
         verifier: TokenVerifier = request.app.state.verifier
-        return (await verifier.authenticate(request.headers.get("authorization"))).require(*scopes)
+        caller = await verifier.authenticate(request.headers.get("authorization"))
+        request.scope["state"]["tenant_id"] = caller.tenant_id  # for the request log line
+        return caller.require(*scopes)
 
     caller.__name__ = "caller_with_" + "_".join(s.replace(".", "_") for s in scopes)
     return caller

@@ -6,18 +6,21 @@ function calls.
 
 from __future__ import annotations
 
-import logging
 import re
+import time
 import uuid
 from typing import Any
 
+import structlog
+
 from edm.kit.errors import APIError, PayloadTooLarge
 from edm.kit.jsonbody import MAX_BODY_BYTES
+from edm.server.observability import observe_request
 from edm.server.problems import PROBLEM_JSON, problem_body
 
 __all__ = ["RequestContextMiddleware"]
 
-log = logging.getLogger("edm.server")
+log = structlog.get_logger("edm.server")
 _CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 Scope = dict[str, Any]
@@ -39,17 +42,21 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         started = False
+        status = 500
+        began = time.perf_counter()
 
         async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
         declared = _content_length(scope)
         if declared is not None and declared > MAX_BODY_BYTES:
             await _send_problem(send_with_id, PayloadTooLarge(_too_large()), request_id)
+            observe_request(scope, status, time.perf_counter() - began)
             return
 
         received = 0
@@ -66,10 +73,12 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_id)
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
+            log.exception("unhandled error", request_id=request_id)
             if not started:
                 error = APIError("an unexpected error occurred; quote the request_id when reporting it")
                 await _send_problem(send_with_id, error, request_id)
+        finally:
+            observe_request(scope, status, time.perf_counter() - began)
 
 
 def _too_large() -> str:

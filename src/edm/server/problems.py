@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import structlog
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ from edm.kit.errors import APIError, BadRequest, FieldError, MethodNotAllowed, N
 __all__ = ["problem_response", "install_handlers", "PROBLEM_JSON"]
 
 PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger("edm.errors")
+log = structlog.get_logger("edm.errors")
 
 
 def _safe(value: Any) -> Any:
@@ -87,7 +87,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     """The database is down, locked or out of connections: a 503 the client may retry."""
-    log.warning("database unavailable: %s", type(exc).__name__, extra={"request_id": _request_id(request)})
+    log.warning("database unavailable", error=type(exc).__name__, request_id=_request_id(request))
     error = ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
     return problem_response(error, _request_id(request))
 

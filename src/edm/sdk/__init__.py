@@ -1,0 +1,67 @@
+"""The EDM Python SDK: a typed client for the CRM API.
+
+    import edm
+
+    client = edm.Client("http://127.0.0.1:8000", token)      # or EDM_BASE_URL / EDM_TOKEN
+    account = client.customer.accounts.create(name="Globex", tags=["b2b"])
+    account = client.customer.accounts.update(account.id, industry=None, if_version=account.version)
+    for a in client.customer.accounts.list(filter={"tags": "b2b"}, sort="name"):
+        print(a.id, a.name)
+
+Layout: ``_client`` (Client, AsyncClient) → ``resources/customer/accounts``
+(the methods) → ``_base_client`` (requests, retries) → ``errors``;
+``models`` and ``pagination`` are what calls return.
+"""
+
+from __future__ import annotations
+
+from edm.sdk._client import AsyncClient, Client
+from edm.sdk._types import NOT_GIVEN, NotGiven
+from edm.sdk.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    EDMError,
+    ErrorDetail,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from edm.sdk.models import Account, Address
+from edm.sdk.pagination import AsyncPage, AsyncPaginator, SyncPage
+
+__all__ = [
+    "Client",
+    "AsyncClient",
+    "NOT_GIVEN",
+    "NotGiven",
+    "Account",
+    "Address",
+    "SyncPage",
+    "AsyncPage",
+    "AsyncPaginator",
+    "EDMError",
+    "APIError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "PreconditionFailedError",
+    "UnprocessableEntityError",
+    "PreconditionRequiredError",
+    "RateLimitError",
+    "InternalServerError",
+    "ErrorDetail",
+]
