@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 import httpx
 
 from bench.common import DEFAULT_URL, SECRET, Result, inline_sql, ensure_database, ensure_tools, environment, pgbench, report, server, wrk
 from bench.list import token
-from edm.crm.accounts import repository, service
+from edm.crm.accounts import service
 from edm.crm.accounts.schemas import validate_create
 from edm.kit.auth import TokenVerifier
 from edm.kit.settings import Settings

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import SECRET, make_token

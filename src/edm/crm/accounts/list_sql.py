@@ -251,15 +251,15 @@ def after_cursor(sort: tuple[SortKey, ...], values: list[Any]) -> list[sa.Column
     Otherwise it is the equivalent OR-chain plus a bound on the leading key.
     """
     keys = _keys(sort)
-    values = [_typed_cursor_value(expr, v) for (expr, _, _), v in zip(keys, values)]
+    values = [_typed_cursor_value(expr, v) for (expr, _, _), v in zip(keys, values, strict=True)]
     if len({d for _, d, _ in keys}) == 1 and not any(nullable for _, _, nullable in keys):
         left = sa.tuple_(*(e for e, _, _ in keys))
-        right = sa.tuple_(*(sa.literal(v, e.type) for (e, _, _), v in zip(keys, values)))
+        right = sa.tuple_(*(sa.literal(v, e.type) for (e, _, _), v in zip(keys, values, strict=True)))
         return [left < right if keys[0][1] else left > right]
 
     chain: list[sa.ColumnElement[bool]] = []
     equal_so_far: list[sa.ColumnElement[bool]] = []
-    for (expr, descending, nullable), value in zip(keys, values):
+    for (expr, descending, nullable), value in zip(keys, values, strict=True):
         if value is None:  # the null bucket: nothing sorts after it on this key
             after: sa.ColumnElement[bool] = sa.false()
             equal: sa.ColumnElement[bool] = expr.is_(None)

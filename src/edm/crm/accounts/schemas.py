@@ -9,6 +9,7 @@ in plain code with the same error shape.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -33,8 +34,6 @@ from edm.crm.accounts.fields import (
 from edm.kit.errors import FieldError, ValidationFailed
 
 __all__ = ["validate_create", "validate_patch", "check_custom_fields_total", "Address", "AccountCreate", "AccountPatch"]
-
-import re
 
 _KEY = re.compile(CUSTOM_FIELD_KEY_PATTERN)
 
