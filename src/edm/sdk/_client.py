@@ -73,7 +73,7 @@ class Client(SyncAPIClient):
     ) -> Client:
         """A copy with some settings changed, sharing this client's connection pool::
 
-        client.with_options(max_retries=0).customer.accounts.get(account_id)
+            client.with_options(max_retries=0).customer.accounts.get(account_id)
         """
         return Client(
             self.base_url,

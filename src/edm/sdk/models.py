@@ -19,7 +19,7 @@ clients; the allowed values are in each field's description.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypedDict, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, create_model
 from pydantic import Field as PydanticField
@@ -70,7 +70,8 @@ class AddressParam(TypedDict, total=False):
 
 
 assert tuple(AddressParam.__annotations__) == ADDRESS_KEYS, "AddressParam drifted from fields.ADDRESS_KEYS"
-assert SourceType.__args__ == SOURCE_TYPES and AddressType.__args__ == ADDRESS_TYPES  # type: ignore[attr-defined]
+assert get_args(SourceType) == SOURCE_TYPES and get_args(AddressType) == ADDRESS_TYPES
+
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -74,7 +74,7 @@ class SyncPage(_PageBase[T]):
             page = page.get_next_page()
             yield page
 
-    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[T]:
         for page in self.iter_pages():
             yield from page.data
 
