@@ -15,7 +15,7 @@ from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired
 from edm.kit.settings import Settings, load_settings
-from edm.server import docs, health
+from edm.server import docs, health, manifest
 from edm.server.observability import configure_logging, metrics_response, watch_pool
 from edm.server.middleware import RequestContextMiddleware
 from edm.server.openapi import build_openapi
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = TokenVerifier(settings)
     assert settings.cursor_secret
     app.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
-    routers = (health.router, docs.router, accounts_router)
+    routers = (health.router, docs.router, manifest.router, accounts_router)
     for router in routers:
         app.include_router(router)
     app.state.route_methods = [(r.path_regex, r.methods) for router in routers for r in router.routes]

@@ -201,3 +201,11 @@ def test_timestamps_are_utc_millisecond_rfc3339(api: Api) -> None:
     assert record["last_activity_at"] == "2024-03-01T04:59:59.999Z"
     created = datetime.fromisoformat(record["created_at"].replace("Z", "+00:00"))
     assert abs(created.timestamp() - time.time()) < 120
+
+
+def test_whole_number_floats_are_integers(api: Api) -> None:
+    """JSON (and JSON Schema) do not tell 120 from 120.0."""
+    record = api.created({"name": "A", "employee_count": 120.0})
+    assert record["employee_count"] == 120 and isinstance(record["employee_count"], int)
+    assert api.patch(record["id"], {"employee_count": 7.0, "version": 1.0}).json()["employee_count"] == 7
+    assert_problem(api.patch(record["id"], {"employee_count": 7.5}), 422, "validation_error", "employee_count")

@@ -13,7 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
 
 from edm.crm.accounts import formats
@@ -36,6 +36,16 @@ from edm.kit.errors import FieldError, ValidationFailed
 __all__ = ["validate_create", "validate_patch", "check_custom_fields_total", "Address", "AccountCreate", "AccountPatch"]
 
 _KEY = re.compile(CUSTOM_FIELD_KEY_PATTERN)
+
+
+def _whole_float_to_int(value: Any) -> Any:
+    """JSON does not tell 3 from 3.0 (JSON Schema calls both integers): take both."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+_Integer = Annotated[int, BeforeValidator(_whole_float_to_int), PydanticField(ge=0, le=MAX_EMPLOYEE_COUNT)]
 
 
 def _text(max_length: int, *checks: Any) -> Any:
@@ -81,7 +91,7 @@ def _annotation(field: Field) -> Any:
         assert field.enum
         return Literal[field.enum]  # type: ignore[valid-type]
     if field.kind == "integer":
-        return Annotated[int, PydanticField(ge=0, le=MAX_EMPLOYEE_COUNT)]
+        return _Integer
     if field.kind == "number":
         return Annotated[float, PydanticField(ge=0, allow_inf_nan=False)]
     if field.kind == "date-time":
@@ -106,7 +116,7 @@ def _model(name: str, *, create: bool) -> type[BaseModel]:
         else:
             definitions[field.name] = (annotation | None, None)
     if not create:
-        definitions["version"] = (Annotated[int, PydanticField(ge=1, le=MAX_EMPLOYEE_COUNT)] | None, None)
+        definitions["version"] = (Annotated[int, BeforeValidator(_whole_float_to_int), PydanticField(ge=1, le=MAX_EMPLOYEE_COUNT)] | None, None)
     return create_model(name, __config__=ConfigDict(extra="forbid", strict=True), **definitions)
 
 
