@@ -68,3 +68,10 @@ def test_an_unreachable_database_is_503_not_500(serve, tmp_path) -> None:  # typ
     assert created.headers["retry-after"] == "1" and "asyncpg" not in str(body)
     assert_problem(httpx.get(url + "/readyz"), 503, "service_unavailable")
     assert httpx.get(url + "/healthz").status_code == 200
+
+
+def test_405_names_the_allowed_methods_on_every_route(api: Api) -> None:
+    for path, allowed in (("/api/v1/openapi.json", "GET"), ("/metrics", "GET"), ("/api/v1/manifest", "GET")):
+        response = api.http.post(path)
+        assert_problem(response, 405, "method_not_allowed")
+        assert allowed in response.headers["allow"]

@@ -69,8 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (health.router, docs.router, manifest.router, accounts_router)
     for router in routers:
         app.include_router(router)
-    app.state.route_methods = [(r.path_regex, r.methods) for router in routers for r in router.routes]
     app.add_route("/metrics", metrics_response, include_in_schema=False)
+    plain_routes = [r for r in app.router.routes if hasattr(r, "path_regex") and getattr(r, "methods", None)]
+    app.state.route_methods = [(r.path_regex, r.methods) for r in [*plain_routes, *(r for router in routers for r in router.routes)]]
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     document = build_openapi()
