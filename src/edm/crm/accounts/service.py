@@ -164,9 +164,7 @@ async def delete(
     require_precondition: bool,
 ) -> RowMapping:
     account_id = canonical_id(raw_id)
-    if require_precondition and if_match is None:
-        raise PreconditionRequired("this service requires If-Match on deletes")
-    allowed = _allowed_versions(if_match, None)
+    allowed = _required_versions(if_match, require_precondition, "deletes")
     row = None
     if allowed is None or allowed:
         row = await repository.soft_delete(conn, caller, account_id, allowed_versions=allowed, now=_now())
@@ -185,21 +183,15 @@ async def restore(
     require_precondition: bool,
 ) -> RowMapping:
     account_id = canonical_id(raw_id)
-    if require_precondition and if_match is None:
-        raise PreconditionRequired("this service requires If-Match on restores")
-    allowed = _allowed_versions(if_match, None)
+    allowed = _required_versions(if_match, require_precondition, "restores")
     row = None
     if allowed is None or allowed:
         row = await repository.restore(conn, caller, account_id, allowed_versions=allowed, now=_now())
     if row is None:
-        current = await repository.state(conn, caller, account_id, deleted=None)
-        if current is None:
-            raise _not_found()
+        current = await _current_version_or_404(conn, caller, account_id)
         if await repository.state(conn, caller, account_id, deleted=True) is None:
             raise Conflict("the account is not deleted", extra={"current_version": current})
-        raise PreconditionFailed(
-            f"the account is at version {current}, which If-Match does not name", extra={"current_version": current}
-        )
+        raise _if_match_failed(current)
     return row
 
 
@@ -213,17 +205,30 @@ async def purge(
 ) -> None:
     """Erase the record, live or deleted, and every trace this service keeps of it."""
     account_id = canonical_id(raw_id)
-    if require_precondition and if_match is None:
-        raise PreconditionRequired("this service requires If-Match on deletes")
-    allowed = _allowed_versions(if_match, None)
+    allowed = _required_versions(if_match, require_precondition, "deletes")
     if (allowed is None or allowed) and await repository.purge(conn, caller, account_id, allowed_versions=allowed):
         await repository.detach_children(conn, caller, account_id, now=_now())
         await forget_resource(conn, caller, account_id)
         return
+    raise _if_match_failed(await _current_version_or_404(conn, caller, account_id))
+
+
+def _required_versions(if_match: ETagCondition | None, require_precondition: bool, what: str) -> frozenset[int] | None:
+    """The versions a delete, restore or purge may find; 428 when a precondition is required and missing."""
+    if require_precondition and if_match is None:
+        raise PreconditionRequired(f"this service requires If-Match on {what}")
+    return _allowed_versions(if_match, None)
+
+
+async def _current_version_or_404(conn: AsyncConnection, caller: Caller, account_id: str) -> int:
     current = await repository.state(conn, caller, account_id, deleted=None)
     if current is None:
         raise _not_found()
-    raise PreconditionFailed(
+    return current
+
+
+def _if_match_failed(current: int) -> PreconditionFailed:
+    return PreconditionFailed(
         f"the account is at version {current}, which If-Match does not name", extra={"current_version": current}
     )
 
@@ -250,10 +255,7 @@ async def _explain_miss(
     if current is None:
         raise _not_found()
     if if_match is not None and not if_match.matches_strong(current):
-        raise PreconditionFailed(
-            f"the account is at version {current}, which If-Match does not name",
-            extra={"current_version": current},
-        )
+        raise _if_match_failed(current)
     if body_version is not None and body_version != current:
         raise VersionConflict(
             f"the account is at version {current}, not {body_version}",
