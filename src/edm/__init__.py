@@ -2,59 +2,7 @@
 
 __version__ = "0.1.0"
 
-from edm.sdk import (  # noqa: E402  (the SDK reads __version__ for its User-Agent)
-    NOT_GIVEN,
-    Account,
-    Address,
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AsyncClient,
-    AsyncPage,
-    AsyncPaginator,
-    AuthenticationError,
-    BadRequestError,
-    Client,
-    ConflictError,
-    EDMError,
-    ErrorDetail,
-    InternalServerError,
-    NotFoundError,
-    NotGiven,
-    PermissionDeniedError,
-    PreconditionFailedError,
-    PreconditionRequiredError,
-    RateLimitError,
-    SyncPage,
-    UnprocessableEntityError,
-)
+from edm import sdk  # noqa: E402  (the SDK reads __version__ for its User-Agent)
+from edm.sdk import *  # noqa: E402,F403  (the SDK's public names are the package's)
 
-__all__ = [
-    "__version__",
-    "Client",
-    "AsyncClient",
-    "NOT_GIVEN",
-    "NotGiven",
-    "Account",
-    "Address",
-    "SyncPage",
-    "AsyncPage",
-    "AsyncPaginator",
-    "EDMError",
-    "APIError",
-    "APIConnectionError",
-    "APITimeoutError",
-    "APIStatusError",
-    "BadRequestError",
-    "AuthenticationError",
-    "PermissionDeniedError",
-    "NotFoundError",
-    "ConflictError",
-    "PreconditionFailedError",
-    "UnprocessableEntityError",
-    "PreconditionRequiredError",
-    "RateLimitError",
-    "InternalServerError",
-    "ErrorDetail",
-]
+__all__ = ["__version__", *sdk.__all__]
