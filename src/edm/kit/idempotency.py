@@ -28,10 +28,9 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edm.kit.auth import Caller
-from edm.kit.db import Database
+from edm.kit.db import Connection, Database
 from edm.kit.errors import APIError, BadRequest, Conflict, FieldError
 from edm.kit.types import JSONDocument, UTCDateTime
 
@@ -146,7 +145,7 @@ async def reserve(db: Database, key: IdempotencyKey) -> StoredResponse | None:
         return StoredResponse(row["status"], row["body"].encode(), dict(row["headers"] or {}))
 
 
-async def complete(conn: AsyncConnection, key: IdempotencyKey, response: StoredResponse, resource_id: str | None) -> None:
+async def complete(conn: Connection, key: IdempotencyKey, response: StoredResponse, resource_id: str | None) -> None:
     """Store the response, inside the transaction that made it."""
     await conn.execute(
         sa.update(idempotency_keys)
@@ -160,7 +159,7 @@ async def release(db: Database, key: IdempotencyKey) -> None:
         await conn.execute(sa.delete(idempotency_keys).where(*key.where(), _k.status.is_(None)))
 
 
-async def forget_resource(conn: AsyncConnection, caller: Caller, resource_id: str) -> None:
+async def forget_resource(conn: Connection, caller: Caller, resource_id: str) -> None:
     """Erase stored responses that carry a record (purge)."""
     await conn.execute(sa.delete(idempotency_keys).where(_k.tenant_id == caller.tenant_id, _k.resource_id == resource_id))
 

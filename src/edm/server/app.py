@@ -47,12 +47,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
-        watch_pool(app.state.db.engine)
-        sweeper = asyncio.create_task(_sweep_idempotency_keys(app.state.db))
+        try:
+            await app.state.db.start()
+        except Exception:  # serve anyway: requests answer 503 and /readyz says why until it is up
+            log.warning("the database is not reachable at start-up", exc_info=True)
+        background = [
+            asyncio.create_task(_sweep_idempotency_keys(app.state.db)),
+            asyncio.create_task(watch_pool(app.state.db)),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
+            for task in background:
+                task.cancel()
             await app.state.db.dispose()
 
     app = FastAPI(

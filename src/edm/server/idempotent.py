@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from edm.kit.db import Connection
 from edm.kit import idempotency
 from edm.kit.auth import Caller
 from edm.server.deps import database
@@ -16,7 +16,7 @@ from edm.server.deps import database
 __all__ = ["run_idempotent"]
 
 # The effect runs in the write transaction and answers (response, id of the resource it touched).
-Effect = Callable[[AsyncConnection], Awaitable[tuple[Response, str | None]]]
+Effect = Callable[[Connection], Awaitable[tuple[Response, str | None]]]
 
 
 async def run_idempotent(request: Request, caller: Caller, route: str, body: Any, effect: Effect) -> Response:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -23,9 +24,10 @@ import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import event
 from starlette.requests import Request
 from starlette.responses import Response
+
+from edm.kit.db import Database
 
 __all__ = ["configure_logging", "observe_request", "metrics_response", "watch_pool", "log"]
 
@@ -84,28 +86,13 @@ def observe_request(scope: dict[str, Any], status: int, seconds: float) -> None:
     )
 
 
-def watch_pool(engine: Any) -> None:
-    """Keep the pool gauge in step with checkouts and check-ins."""
-    POOL.labels("checked_out").set(0)
-    POOL.labels("idle").set(0)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _connect(*_: Any) -> None:
-        POOL.labels("idle").inc()
-
-    @event.listens_for(engine.sync_engine, "checkout")
-    def _checkout(*_: Any) -> None:
-        POOL.labels("checked_out").inc()
-        POOL.labels("idle").dec()
-
-    @event.listens_for(engine.sync_engine, "checkin")
-    def _checkin(*_: Any) -> None:
-        POOL.labels("checked_out").dec()
-        POOL.labels("idle").inc()
-
-    @event.listens_for(engine.sync_engine, "close")
-    def _close(*_: Any) -> None:
-        POOL.labels("idle").dec()
+async def watch_pool(db: Database, every_seconds: float = 1.0) -> None:
+    """Keep the pool gauge in step with the pool, off the request path."""
+    while True:
+        checked_out, idle = db.pool_counts()
+        POOL.labels("checked_out").set(checked_out)
+        POOL.labels("idle").set(idle)
+        await asyncio.sleep(every_seconds)
 
 
 async def metrics_response(_: Request) -> Response:

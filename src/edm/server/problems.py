@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import exc as sa_exc
 from fastapi.exceptions import RequestValidationError
@@ -93,7 +94,21 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 
 
 def install_handlers(app: Any) -> None:
-    for unavailable in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError):
+    unavailable_errors = (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.TimeoutError,
+        OSError,
+        TimeoutError,
+        # PostgreSQL runs on asyncpg directly (edm.kit.pg)
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.QueryCanceledError,  # statement_timeout
+        asyncpg.TransactionRollbackError,  # deadlock or serialization failure: safe to retry
+        asyncpg.InsufficientResourcesError,
+        asyncpg.OperatorInterventionError,
+    )
+    for unavailable in unavailable_errors:
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

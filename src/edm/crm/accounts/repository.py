@@ -12,13 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edm.crm.accounts import list_sql
 from edm.crm.accounts.listing import ListQuery
 from edm.crm.accounts.render import FIELD_NAMES, pg_document
 from edm.crm.accounts.table import COLUMNS, accounts
 from edm.kit.auth import Caller
+from edm.kit.db import Connection, fetch_first
 
 __all__ = [
     "get_statement",
@@ -41,18 +41,38 @@ __all__ = [
 
 _c = accounts.c
 _MAX_DEPTH = 10_000
+_ONE = sa.literal_column("1", sa.BigInteger())
+
+# The hot statements (get, insert, update, state) name every parameter, so on
+# PostgreSQL each shape is compiled once and later calls only pass values
+# (see ``edm.kit.db.fetch_first``); their keys below say what makes a shape.
 
 
 def _scope(caller: Caller, *, tenant_only: bool = False) -> list[sa.ColumnElement[bool]]:
     """The tenant (and app) predicate every statement carries."""
-    predicate = [_c.tenant_id == caller.tenant_id]
+    predicate = [_c.tenant_id == sa.bindparam("tenant_id", caller.tenant_id)]
     if caller.app_id is not None and not tenant_only:
-        predicate.append(_c.app_id == caller.app_id)
+        predicate.append(_c.app_id == sa.bindparam("app_id", caller.app_id))
     return predicate
 
 
+def _scope_params(caller: Caller, account_id: str) -> dict[str, Any]:
+    return {"tenant_id": caller.tenant_id, "app_id": caller.app_id, "account_id": account_id}
+
+
 def _live(caller: Caller, account_id: str) -> list[sa.ColumnElement[bool]]:
-    return [*_scope(caller), _c.id == account_id, sa.not_(_c.is_deleted)]
+    return [*_scope(caller), _c.id == sa.bindparam("account_id", account_id), sa.not_(_c.is_deleted)]
+
+
+def _returning(dialect: str) -> tuple[Any, ...]:
+    """What a statement that answers with a record selects.
+
+    PostgreSQL renders the record's JSON itself (``pg_document``); the id,
+    version and custom fields come along for the service's own checks.
+    """
+    if dialect == "postgresql":
+        return (_c.id, _c.version, _c.custom_fields, pg_document())
+    return COLUMNS
 
 
 def list_statement(caller: Caller, query: ListQuery, cursor_values: list[Any] | None, dialect: str) -> sa.Select[Any]:
@@ -80,37 +100,45 @@ def count_statement(caller: Caller, query: ListQuery, dialect: str) -> sa.Select
 
 
 async def list_page(
-    conn: AsyncConnection, caller: Caller, query: ListQuery, cursor_values: list[Any] | None
+    conn: Connection, caller: Caller, query: ListQuery, cursor_values: list[Any] | None
 ) -> list[RowMapping]:
     result = await conn.execute(list_statement(caller, query, cursor_values, conn.dialect.name))
     return list(result.mappings().all())
 
 
-async def count(conn: AsyncConnection, caller: Caller, query: ListQuery) -> int:
+async def count(conn: Connection, caller: Caller, query: ListQuery) -> int:
     return (await conn.execute(count_statement(caller, query, conn.dialect.name))).scalar_one()
 
 
-async def insert(conn: AsyncConnection, caller: Caller, values: dict[str, Any]) -> RowMapping:
+def insert_statement(values: dict[str, Any], dialect: str) -> sa.Insert:
+    """An INSERT of ``values`` (all of the row's columns), one parameter per column, named after it."""
+    bound = {name: sa.bindparam(name, value, type_=_c[name].type) for name, value in values.items()}
+    return sa.insert(accounts).values(bound).returning(*_returning(dialect))
+
+
+async def insert(conn: Connection, caller: Caller, values: dict[str, Any]) -> RowMapping:
     row = {**values, "tenant_id": caller.tenant_id, "app_id": caller.app_id}
-    result = await conn.execute(sa.insert(accounts).values(row).returning(*COLUMNS))
-    return result.mappings().one()
+    return await fetch_first(conn, ("insert", *sorted(row)), row, lambda: insert_statement(row, conn.dialect.name))
 
 
-def get_statement(caller: Caller, account_id: str) -> sa.Select[Any]:
-    return sa.select(*COLUMNS).where(*_live(caller, account_id))
+def get_statement(caller: Caller, account_id: str, dialect: str = "postgresql") -> sa.Select[Any]:
+    return sa.select(*_returning(dialect)).where(*_live(caller, account_id))
 
 
-async def get(conn: AsyncConnection, caller: Caller, account_id: str) -> RowMapping | None:
-    return (await conn.execute(get_statement(caller, account_id))).mappings().first()
+async def get(conn: Connection, caller: Caller, account_id: str) -> RowMapping | None:
+    key = ("get", caller.app_id is None)
+    build = lambda: get_statement(caller, account_id, conn.dialect.name)  # noqa: E731
+    return await fetch_first(conn, key, _scope_params(caller, account_id), build)
 
 
 def _later_of(now: datetime, column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
     """``now``, or one millisecond past ``column`` when the clock has not moved on,
     so that ``updated_at`` changes on every write."""
+    now_param = sa.bindparam("now", now, type_=accounts.c.updated_at.type)
     if dialect == "sqlite":
         bumped = sa.func.strftime("%Y-%m-%dT%H:%M:%fZ", column, "+0.001 seconds")
-        return sa.func.max(sa.literal(now, accounts.c.updated_at.type), bumped)
-    return sa.func.greatest(sa.literal(now, accounts.c.updated_at.type), column + sa.literal_column("interval '1 millisecond'", sa.Interval()))
+        return sa.func.max(now_param, bumped)
+    return sa.func.greatest(now_param, column + sa.literal_column("interval '1 millisecond'", sa.Interval()))
 
 
 def _merge_custom_fields(patch: dict[str, Any], dialect: str) -> sa.ColumnElement[Any]:
@@ -126,15 +154,44 @@ def _merge_custom_fields(patch: dict[str, Any], dialect: str) -> sa.ColumnElemen
 
 
 def _version_in(allowed: frozenset[int] | None) -> list[sa.ColumnElement[bool]]:
+    """``version = $v`` or ``version IN ($v0, $v1, …)``, parameters ``version_0``…"""
     if allowed is None:
         return []
-    if len(allowed) == 1:
-        return [_c.version == next(iter(allowed))]
-    return [_c.version.in_(sorted(allowed))]
+    params = [sa.bindparam(f"version_{n}", v, type_=_c.version.type) for n, v in enumerate(sorted(allowed))]
+    return [_c.version == params[0]] if len(params) == 1 else [_c.version.in_(params)]
+
+
+def _version_params(allowed: frozenset[int] | None) -> dict[str, int]:
+    return {f"version_{n}": v for n, v in enumerate(sorted(allowed or ()))}
+
+
+def update_statement(
+    caller: Caller,
+    account_id: str,
+    changes: dict[str, Any],
+    *,
+    custom_fields_patch: dict[str, Any] | None,
+    allowed_versions: frozenset[int] | None,
+    now: datetime,
+    dialect: str,
+) -> sa.Update:
+    """One UPDATE of ``changes``; each changed column's parameter is ``set_<column>``."""
+    values: dict[str, Any] = {
+        name: sa.bindparam(f"set_{name}", value, type_=_c[name].type) for name, value in changes.items()
+    }
+    if custom_fields_patch is not None:
+        values["custom_fields"] = _merge_custom_fields(custom_fields_patch, dialect)
+    values.update(
+        version=_c.version + _ONE,
+        updated_at=_later_of(now, _c.updated_at, dialect),
+        updated_by=sa.bindparam("updated_by", caller.sub),
+    )
+    where = [*_live(caller, account_id), *_version_in(allowed_versions)]
+    return sa.update(accounts).where(*where).values(values).returning(*_returning(dialect))
 
 
 async def update(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     account_id: str,
     changes: dict[str, Any],
@@ -144,23 +201,32 @@ async def update(
     now: datetime,
 ) -> RowMapping | None:
     """Apply ``changes`` in one statement; None when no live row (at an allowed version) matched."""
-    dialect = conn.dialect.name
-    values: dict[str, Any] = dict(changes)
-    if custom_fields_patch is not None:
-        values["custom_fields"] = _merge_custom_fields(custom_fields_patch, dialect)
-    values.update(
-        version=_c.version + 1,
-        updated_at=_later_of(now, _c.updated_at, dialect),
-        updated_by=caller.sub,
-    )
-    where = _live(caller, account_id)
-    where += _version_in(allowed_versions)
-    result = await conn.execute(sa.update(accounts).where(*where).values(values).returning(*COLUMNS))
-    return result.mappings().first()
+    params = {
+        **_scope_params(caller, account_id),
+        **{f"set_{name}": value for name, value in changes.items()},
+        **_version_params(allowed_versions),
+        "custom_fields_patch": custom_fields_patch,
+        "now": now,
+        "updated_by": caller.sub,
+    }
+    key = ("update", caller.app_id is None, *sorted(changes), custom_fields_patch is not None, len(allowed_versions or ()))
+
+    def build() -> sa.Update:
+        return update_statement(
+            caller,
+            account_id,
+            changes,
+            custom_fields_patch=custom_fields_patch,
+            allowed_versions=allowed_versions,
+            now=now,
+            dialect=conn.dialect.name,
+        )
+
+    return await fetch_first(conn, key, params, build)
 
 
 async def soft_delete(
-    conn: AsyncConnection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
+    conn: Connection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
 ) -> RowMapping | None:
     where = _live(caller, account_id)
     where += _version_in(allowed_versions)
@@ -171,25 +237,30 @@ async def soft_delete(
             is_deleted=True,
             deleted_at=now,
             deleted_by=caller.sub,
-            version=_c.version + 1,
+            version=_c.version + _ONE,
             updated_at=_later_of(now, _c.updated_at, conn.dialect.name),
             updated_by=caller.sub,
         )
-        .returning(*COLUMNS)
+        .returning(*_returning(conn.dialect.name))
     )
     return (await conn.execute(statement)).mappings().first()
 
 
-async def state(conn: AsyncConnection, caller: Caller, account_id: str, *, deleted: bool | None = False) -> int | None:
+async def state(conn: Connection, caller: Caller, account_id: str, *, deleted: bool | None = False) -> int | None:
     """The version of a record the caller can see (live by default; ``deleted=None``: either), or None."""
-    where = [*_scope(caller), _c.id == account_id]
-    if deleted is not None:
-        where.append(_c.is_deleted if deleted else sa.not_(_c.is_deleted))
-    return (await conn.execute(sa.select(_c.version).where(*where))).scalar()
+
+    def build() -> sa.Select[Any]:
+        where = [*_scope(caller), _c.id == sa.bindparam("account_id", account_id)]
+        if deleted is not None:
+            where.append(_c.is_deleted if deleted else sa.not_(_c.is_deleted))
+        return sa.select(_c.version).where(*where)
+
+    row = await fetch_first(conn, ("state", caller.app_id is None, deleted), _scope_params(caller, account_id), build)
+    return None if row is None else row["version"]
 
 
 async def restore(
-    conn: AsyncConnection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
+    conn: Connection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
 ) -> RowMapping | None:
     where = [*_scope(caller), _c.id == account_id, _c.is_deleted, *_version_in(allowed_versions)]
     statement = (
@@ -199,40 +270,40 @@ async def restore(
             is_deleted=False,
             deleted_at=None,
             deleted_by=None,
-            version=_c.version + 1,
+            version=_c.version + _ONE,
             updated_at=_later_of(now, _c.updated_at, conn.dialect.name),
             updated_by=caller.sub,
         )
-        .returning(*COLUMNS)
+        .returning(*_returning(conn.dialect.name))
     )
     return (await conn.execute(statement)).mappings().first()
 
 
-async def purge(conn: AsyncConnection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None) -> bool:
+async def purge(conn: Connection, caller: Caller, account_id: str, *, allowed_versions: frozenset[int] | None) -> bool:
     """Delete the row for good (live or soft-deleted)."""
     where = [*_scope(caller), _c.id == account_id, *_version_in(allowed_versions)]
     return (await conn.execute(sa.delete(accounts).where(*where).returning(_c.id))).first() is not None
 
 
-async def detach_children(conn: AsyncConnection, caller: Caller, parent_id: str, *, now: datetime) -> None:
+async def detach_children(conn: Connection, caller: Caller, parent_id: str, *, now: datetime) -> None:
     """Children of a purged account lose the pointer (a write to each, in any app)."""
     await conn.execute(
         sa.update(accounts)
         .where(*_scope(caller, tenant_only=True), _c.parent_account_id == parent_id)
         .values(
             parent_account_id=None,
-            version=_c.version + 1,
+            version=_c.version + _ONE,
             updated_at=_later_of(now, _c.updated_at, conn.dialect.name),
             updated_by=caller.sub,
         )
     )
 
 
-async def exists(conn: AsyncConnection, caller: Caller, account_id: str) -> bool:
+async def exists(conn: Connection, caller: Caller, account_id: str) -> bool:
     return await state(conn, caller, account_id) is not None
 
 
-async def ancestors(conn: AsyncConnection, caller: Caller, account_id: str) -> set[str]:
+async def ancestors(conn: Connection, caller: Caller, account_id: str) -> set[str]:
     """``account_id`` and every account above it in the caller's tenant.
 
     The walk crosses app boundaries on purpose: a cycle through another app's
@@ -255,7 +326,7 @@ async def ancestors(conn: AsyncConnection, caller: Caller, account_id: str) -> s
     return set(result.scalars())
 
 
-async def lock_hierarchy(conn: AsyncConnection, caller: Caller) -> None:
+async def lock_hierarchy(conn: Connection, caller: Caller) -> None:
     """Serialize re-parenting within a tenant, so two moves cannot form a cycle together.
 
     SQLite needs nothing: its write transactions already run one at a time.

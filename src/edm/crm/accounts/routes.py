@@ -6,10 +6,10 @@ Business rules live in ``service``; SQL in ``repository``.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from edm.kit.db import Connection
 from edm.crm.accounts import service
 from edm.crm.accounts.auth import ADMIN_SCOPE, WRITE_SCOPE, AccountsRead, AccountsWrite, Authenticated
 from edm.crm.accounts.listing import parse_list_query
@@ -48,7 +48,7 @@ async def list_accounts(request: Request, caller: AccountsRead) -> Response:
 async def create_account(request: Request, caller: AccountsWrite) -> Response:
     body = await read_json_object(request, JSON)
 
-    async def effect(conn: AsyncConnection) -> tuple[Response, str]:
+    async def effect(conn: Connection) -> tuple[Response, str]:
         row = await service.create(conn, caller, body)
         return _account(row, 201, Location=f"{PREFIX}/{row['id']}"), row["id"]
 
@@ -59,7 +59,7 @@ async def create_account(request: Request, caller: AccountsWrite) -> Response:
 async def restore_account(request: Request, account_id: str, caller: AccountsWrite) -> Response:
     if_match = parse_condition(request.headers.get("if-match"), "If-Match")
 
-    async def effect(conn: AsyncConnection) -> tuple[Response, str]:
+    async def effect(conn: Connection) -> tuple[Response, str]:
         row = await service.restore(
             conn, caller, account_id, if_match=if_match, require_precondition=settings(request).require_if_match
         )

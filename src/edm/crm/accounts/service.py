@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from edm.kit.db import Connection
 from edm.crm.accounts import list_sql, repository
 from edm.crm.accounts.listing import ListQuery
 from edm.crm.accounts.table import name_key
@@ -62,7 +62,7 @@ class Page:
     total: int | None
 
 
-async def list_accounts(conn: AsyncConnection, caller: Caller, query: ListQuery, signer: CursorSigner) -> Page:
+async def list_accounts(conn: Connection, caller: Caller, query: ListQuery, signer: CursorSigner) -> Page:
     fingerprint = query.fingerprint(caller.tenant_id, caller.app_id)
     cursor_values = None
     if query.cursor is not None:
@@ -77,7 +77,7 @@ async def list_accounts(conn: AsyncConnection, caller: Caller, query: ListQuery,
     return Page(rows, has_more, next_cursor, total)
 
 
-async def create(conn: AsyncConnection, caller: Caller, body: dict[str, Any]) -> RowMapping:
+async def create(conn: Connection, caller: Caller, body: dict[str, Any]) -> RowMapping:
     values = validate_create(body)
     if values["parent_account_id"] is not None:
         await _check_parent(conn, caller, None, values["parent_account_id"])
@@ -96,7 +96,7 @@ async def create(conn: AsyncConnection, caller: Caller, body: dict[str, Any]) ->
     return await repository.insert(conn, caller, values)
 
 
-async def get(conn: AsyncConnection, caller: Caller, raw_id: str) -> RowMapping:
+async def get(conn: Connection, caller: Caller, raw_id: str) -> RowMapping:
     row = await repository.get(conn, caller, canonical_id(raw_id))
     if row is None:
         raise _not_found()
@@ -104,7 +104,7 @@ async def get(conn: AsyncConnection, caller: Caller, raw_id: str) -> RowMapping:
 
 
 async def update(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     raw_id: str,
     body: dict[str, Any],
@@ -156,7 +156,7 @@ async def update(
 
 
 async def delete(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     raw_id: str,
     *,
@@ -175,7 +175,7 @@ async def delete(
 
 
 async def restore(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     raw_id: str,
     *,
@@ -196,7 +196,7 @@ async def restore(
 
 
 async def purge(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     raw_id: str,
     *,
@@ -220,7 +220,7 @@ def _required_versions(if_match: ETagCondition | None, require_precondition: boo
     return _allowed_versions(if_match, None)
 
 
-async def _current_version_or_404(conn: AsyncConnection, caller: Caller, account_id: str) -> int:
+async def _current_version_or_404(conn: Connection, caller: Caller, account_id: str) -> int:
     current = await repository.state(conn, caller, account_id, deleted=None)
     if current is None:
         raise _not_found()
@@ -244,7 +244,7 @@ def _allowed_versions(if_match: ETagCondition | None, body_version: int | None) 
 
 
 async def _explain_miss(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     account_id: str,
     if_match: ETagCondition | None,
@@ -263,7 +263,7 @@ async def _explain_miss(
         )
 
 
-async def _check_parent(conn: AsyncConnection, caller: Caller, account_id: str | None, parent_id: str) -> None:
+async def _check_parent(conn: Connection, caller: Caller, account_id: str | None, parent_id: str) -> None:
     def fail(message: str) -> ValidationFailed:
         return ValidationFailed(message, errors=[FieldError("parent_account_id", message)])
 

@@ -1,0 +1,208 @@
+"""PostgreSQL through asyncpg directly: SQLAlchemy Core builds and compiles the
+statements, asyncpg runs them.
+
+SQLAlchemy's async execution layer (pool checkout through greenlets, result
+processing, row objects) cost about three times the database round trip on
+a point read here (bench/README.md has the figures), so on PostgreSQL the
+service keeps SQLAlchemy as the statement builder and runs the SQL itself:
+
+* ``PgConnection.execute(statement)`` compiles a statement once per shape
+  (SQLAlchemy's own cache key) and runs it as a prepared statement (asyncpg's
+  per-connection statement cache).  Results answer the small part of the
+  SQLAlchemy ``Result`` API this service uses.
+* ``PgConnection.fetch_first(key, params, build)`` is for the hot statements:
+  the caller names the statement's shape, so not even the statement is built
+  after the first call.  Every parameter must be a named ``bindparam`` whose
+  value is in ``params``; a statement with anonymous parameters is refused,
+  because their first values would be frozen into every later call.
+
+Values go to asyncpg as they are: the column types used here need no bind
+processing on PostgreSQL (``UTCDateTime`` passes aware datetimes through),
+and JSON goes through the codec installed on every connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql import ClauseElement
+
+__all__ = ["PgConnection", "PgResult", "create_pool", "DIALECT"]
+
+DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
+_MAX_SHAPES = 2000
+
+
+class PgResult:
+    """Rows (asyncpg records: ``row["name"]``, ``row[0]``) and the affected-row count."""
+
+    __slots__ = ("rows", "rowcount")
+
+    def __init__(self, rows: list[asyncpg.Record], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+    def mappings(self) -> PgResult:
+        return self
+
+    def __iter__(self) -> Iterator[asyncpg.Record]:
+        return iter(self.rows)
+
+    def first(self) -> asyncpg.Record | None:
+        return self.rows[0] if self.rows else None
+
+    def one(self) -> asyncpg.Record:
+        if len(self.rows) != 1:
+            raise LookupError(f"expected one row, got {len(self.rows)}")
+        return self.rows[0]
+
+    def all(self) -> list[asyncpg.Record]:
+        return self.rows
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> Iterator[Any]:
+        return (row[0] for row in self.rows)
+
+
+class _Compiled:
+    __slots__ = ("sql", "names", "returns_rows")
+
+    def __init__(self, sql: str, names: list[str], returns_rows: bool) -> None:
+        self.sql = sql
+        self.names = names
+        self.returns_rows = returns_rows
+
+
+def _compile(statement: ClauseElement, **kw: Any) -> tuple[Any, _Compiled]:
+    compiled = statement.compile(dialect=DIALECT, **kw)
+    writes = compiled.isinsert or compiled.isupdate or compiled.isdelete  # type: ignore[attr-defined]
+    returns_rows = not writes or bool(compiled.effective_returning)  # type: ignore[attr-defined]
+    return compiled, _Compiled(compiled.string, list(compiled.positiontup or []), returns_rows)
+
+
+class StatementCache:
+    """Compiled SQL by statement shape, shared by a worker's connections."""
+
+    def __init__(self) -> None:
+        self._by_cache_key: dict[Any, tuple[Any, _Compiled]] = {}
+        self._by_name: dict[Hashable, _Compiled] = {}
+
+    def for_statement(self, statement: ClauseElement) -> tuple[str, list[Any], bool]:
+        cache_key = statement._generate_cache_key()
+        if cache_key is None:  # not cacheable: compile this one
+            compiled, entry = _compile(statement, compile_kwargs={"render_postcompile": True})
+            params = compiled.construct_params()
+            return entry.sql, [params[n] for n in entry.names], entry.returns_rows
+        found = self._by_cache_key.get(cache_key.key)
+        if found is None:
+            found = _compile(statement, cache_key=cache_key)
+            self._remember(self._by_cache_key, cache_key.key, found)
+        compiled, entry = found
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            # IN lists and the like render per call
+            compiled, entry = _compile(statement, compile_kwargs={"render_postcompile": True})
+            params = compiled.construct_params()
+        else:
+            params = compiled.construct_params(extracted_parameters=cache_key.bindparams)
+        return entry.sql, [params[n] for n in entry.names], entry.returns_rows
+
+    def named(self, key: Hashable, params: Mapping[str, Any], build: Callable[[], ClauseElement]) -> _Compiled:
+        entry = self._by_name.get(key)
+        if entry is None:
+            compiled, entry = _compile(build())
+            unnamed = set(entry.names) - set(params)
+            if unnamed or compiled.post_compile_params:
+                raise RuntimeError(f"statement {key!r} has parameters that are not passed by name: {sorted(unnamed)}")
+            self._remember(self._by_name, key, entry)
+        return entry
+
+    @staticmethod
+    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(cache) >= _MAX_SHAPES:
+            cache.clear()  # bounded; a miss only costs a compilation
+        cache[key] = value
+
+
+class PgConnection:
+    """One pooled asyncpg connection, answering ``execute`` like SQLAlchemy's."""
+
+    __slots__ = ("raw", "_statements")
+    dialect = DIALECT
+
+    def __init__(self, raw: asyncpg.Connection, statements: StatementCache) -> None:
+        self.raw = raw
+        self._statements = statements
+
+    async def execute(self, statement: ClauseElement) -> PgResult:
+        sql, args, returns_rows = self._statements.for_statement(statement)
+        if returns_rows:
+            rows = await self.raw.fetch(sql, *args)
+            return PgResult(rows, len(rows))
+        status = await self.raw.execute(sql, *args)
+        return PgResult([], _affected(status))
+
+    async def fetch_first(
+        self, key: Hashable, params: Mapping[str, Any], build: Callable[[], ClauseElement]
+    ) -> asyncpg.Record | None:
+        entry = self._statements.named(key, params, build)
+        return await self.raw.fetchrow(entry.sql, *[params[n] for n in entry.names])
+
+
+def _affected(status: str) -> int:
+    """The row count of a command tag such as ``UPDATE 3``."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def _encode_timestamptz(value: datetime) -> tuple[int]:
+    delta = value - _PG_EPOCH
+    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds,)
+
+
+def _decode_timestamptz(value: tuple[int]) -> datetime:
+    return _PG_EPOCH + timedelta(microseconds=value[0])
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, format="text"
+        )
+    # asyncpg's own codec turns 0001-01-01T00:00:00Z into -infinity; these
+    # keep every instant the instant it is.
+    await conn.set_type_codec(
+        "timestamptz", schema="pg_catalog", encoder=_encode_timestamptz, decoder=_decode_timestamptz, format="tuple"
+    )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's reset query (a round trip per request).
+
+    The service never changes session state: no SET, LISTEN, cursors or
+    session-level advisory locks (the hierarchy lock is transaction-scoped),
+    and asyncpg still rolls back a transaction left open.
+    """
+
+
+async def create_pool(dsn: str, *, size: int, server_settings: dict[str, str]) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=size,
+        max_size=size,
+        server_settings=server_settings,
+        init=_init_connection,
+        reset=_keep_session,
+    )
