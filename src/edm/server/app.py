@@ -6,10 +6,11 @@ import asyncio
 import structlog
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
-from edm.crm.accounts.routes import router as accounts_router
+from edm.crm.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
@@ -20,6 +21,7 @@ from edm.server.observability import configure_logging, metrics_response, watch_
 from edm.server.middleware import RequestContextMiddleware
 from edm.server.openapi import build_openapi
 from edm.server.problems import install_handlers
+from edm.server.routing import Route, Router
 
 __all__ = ["create_app"]
 
@@ -38,7 +40,20 @@ async def _sweep_idempotency_keys(db: Database) -> None:
         await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class EDMApp(FastAPI):
+    """The resource operations on the plain router (``edm.server.routing``),
+    everything else on FastAPI, all behind the request-context middleware."""
+
+    def __init__(self, routes: tuple[Route, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._edge = RequestContextMiddleware(Router(routes, fallback=super().__call__))
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["app"] = self  # what Request.app answers, on the plain routes too
+        await self._edge(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> EDMApp:
     """Build the ASGI app; settings default to the ``EDM_*`` environment."""
     settings = (settings or load_settings()).with_secret()
     settings.validate()
@@ -62,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await app.state.db.dispose()
 
-    app = FastAPI(
+    app = EDMApp(
+        ACCOUNT_ROUTES,
         title="EDM CRM API",
         lifespan=lifespan,
         docs_url=None,
@@ -73,14 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = TokenVerifier(settings)
     assert settings.cursor_secret
     app.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
-    routers = (health.router, docs.router, manifest.router, accounts_router)
+    routers = (health.router, docs.router, manifest.router)
     for router in routers:
         app.include_router(router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)
     plain_routes = [r for r in app.router.routes if hasattr(r, "path_regex") and getattr(r, "methods", None)]
     app.state.route_methods = [(r.path_regex, r.methods) for r in [*plain_routes, *(r for router in routers for r in router.routes)]]
     install_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
     document = build_openapi()
     app.openapi = lambda: document  # type: ignore[method-assign]
     return app

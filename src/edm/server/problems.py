@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from edm.kit.errors import APIError, BadRequest, FieldError, MethodNotAllowed, NotFound, ServiceUnavailable
 
-__all__ = ["problem_response", "install_handlers", "PROBLEM_JSON"]
+__all__ = ["problem_response", "install_handlers", "PROBLEM_JSON", "DATABASE_UNAVAILABLE", "database_unavailable_response"]
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("edm.errors")
@@ -86,29 +86,43 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(BadRequest("the request is invalid", errors=errors), _request_id(request))
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    """The database is down, locked or out of connections: a 503 the client may retry."""
-    log.warning("database unavailable", error=type(exc).__name__, request_id=_request_id(request))
+# The database is down, locked, out of connections or gave up on a statement:
+# a 503 the client may retry.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    OSError,
+    TimeoutError,
+    # PostgreSQL runs on asyncpg directly (edm.kit.pg)
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.QueryCanceledError,  # statement_timeout
+    asyncpg.TransactionRollbackError,  # deadlock or serialization failure: safe to retry
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+)
+
+
+def database_unavailable_response(exc: BaseException, request_id: str | None) -> Response:
+    log.warning("database unavailable", error=type(exc).__name__, request_id=request_id)
     error = ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
+    return problem_response(error, request_id)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    return database_unavailable_response(exc, _request_id(request))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", request_id=_request_id(request), exc_info=exc)
+    error = APIError("an unexpected error occurred; quote the request_id when reporting it")
     return problem_response(error, _request_id(request))
 
 
 def install_handlers(app: Any) -> None:
-    unavailable_errors = (
-        sa_exc.OperationalError,
-        sa_exc.InterfaceError,
-        sa_exc.TimeoutError,
-        OSError,
-        TimeoutError,
-        # PostgreSQL runs on asyncpg directly (edm.kit.pg)
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.QueryCanceledError,  # statement_timeout
-        asyncpg.TransactionRollbackError,  # deadlock or serialization failure: safe to retry
-        asyncpg.InsufficientResourcesError,
-        asyncpg.OperatorInterventionError,
-    )
-    for unavailable in unavailable_errors:
+    app.add_exception_handler(Exception, _unexpected)
+    for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -5,13 +5,13 @@ Business rules live in ``service``; SQL in ``repository``.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from edm.kit.auth import Caller
 from edm.kit.db import Connection
 from edm.crm.accounts import service
-from edm.crm.accounts.auth import ADMIN_SCOPE, WRITE_SCOPE, AccountsRead, AccountsWrite, Authenticated
+from edm.crm.accounts.auth import ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE
 from edm.crm.accounts.listing import parse_list_query
 from edm.crm.accounts.render import page_json, record_json
 from edm.kit.errors import FieldError, InvalidParameter
@@ -19,11 +19,11 @@ from edm.kit.jsonbody import JSON, JSON_OR_MERGE_PATCH, read_json_object
 from edm.kit.preconditions import etag, parse_condition
 from edm.server.deps import database, settings
 from edm.server.idempotent import run_idempotent
+from edm.server.routing import Route
 
-__all__ = ["router", "PREFIX"]
+__all__ = ["ROUTES", "PREFIX"]
 
 PREFIX = "/api/v1/crm/accounts"
-router = APIRouter(prefix=PREFIX)
 
 
 def _account(row, status: int = 200, **headers: str) -> Response:  # type: ignore[no-untyped-def]
@@ -35,8 +35,7 @@ def _account(row, status: int = 200, **headers: str) -> Response:  # type: ignor
     )
 
 
-@router.get("")
-async def list_accounts(request: Request, caller: AccountsRead) -> Response:
+async def list_accounts(request: Request, caller: Caller) -> Response:
     query = parse_list_query(request.query_params.multi_items())
     async with database(request).read() as conn:
         page = await service.list_accounts(conn, caller, query, request.app.state.cursor_signer)
@@ -44,8 +43,7 @@ async def list_accounts(request: Request, caller: AccountsRead) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.post("", status_code=201)
-async def create_account(request: Request, caller: AccountsWrite) -> Response:
+async def create_account(request: Request, caller: Caller) -> Response:
     body = await read_json_object(request, JSON)
 
     async def effect(conn: Connection) -> tuple[Response, str]:
@@ -55,8 +53,7 @@ async def create_account(request: Request, caller: AccountsWrite) -> Response:
     return await run_idempotent(request, caller, f"POST {PREFIX}", body, effect)
 
 
-@router.post("/{account_id}/restore")
-async def restore_account(request: Request, account_id: str, caller: AccountsWrite) -> Response:
+async def restore_account(request: Request, caller: Caller, account_id: str) -> Response:
     if_match = parse_condition(request.headers.get("if-match"), "If-Match")
 
     async def effect(conn: Connection) -> tuple[Response, str]:
@@ -68,8 +65,7 @@ async def restore_account(request: Request, account_id: str, caller: AccountsWri
     return await run_idempotent(request, caller, f"POST {PREFIX}/{{id}}/restore", None, effect)
 
 
-@router.get("/{account_id}")
-async def get_account(request: Request, account_id: str, caller: AccountsRead) -> Response:
+async def get_account(request: Request, caller: Caller, account_id: str) -> Response:
     if_none_match = parse_condition(request.headers.get("if-none-match"), "If-None-Match")
     async with database(request).read() as conn:
         row = await service.get(conn, caller, account_id)
@@ -78,8 +74,7 @@ async def get_account(request: Request, account_id: str, caller: AccountsRead) -
     return _account(row)
 
 
-@router.patch("/{account_id}")
-async def update_account(request: Request, account_id: str, caller: AccountsWrite) -> Response:
+async def update_account(request: Request, caller: Caller, account_id: str) -> Response:
     if_match = parse_condition(request.headers.get("if-match"), "If-Match")
     body = await read_json_object(request, JSON_OR_MERGE_PATCH)
     async with database(request).write() as conn:
@@ -94,8 +89,7 @@ async def update_account(request: Request, account_id: str, caller: AccountsWrit
     return _account(row)
 
 
-@router.delete("/{account_id}", status_code=204)
-async def delete_account(request: Request, account_id: str, caller: Authenticated) -> Response:
+async def delete_account(request: Request, caller: Caller, account_id: str) -> Response:
     purge = _purge_flag(request)
     caller.require(ADMIN_SCOPE if purge else WRITE_SCOPE)
     if_match = parse_condition(request.headers.get("if-match"), "If-Match")
@@ -114,3 +108,13 @@ def _purge_flag(request: Request) -> bool:
             message = "only purge=true|false is accepted" if name == "purge" else "is not a known query parameter"
             raise InvalidParameter(f"{name}: {message}", errors=[FieldError(name, message)])
     return request.query_params.get("purge") == "true"
+
+
+ROUTES = (
+    Route("GET", PREFIX, list_accounts, (READ_SCOPE,)),
+    Route("POST", PREFIX, create_account, (WRITE_SCOPE,)),
+    Route("GET", PREFIX + "/{account_id}", get_account, (READ_SCOPE,)),
+    Route("PATCH", PREFIX + "/{account_id}", update_account, (WRITE_SCOPE,)),
+    Route("DELETE", PREFIX + "/{account_id}", delete_account),  # write, or admin for a purge: it checks
+    Route("POST", PREFIX + "/{account_id}/restore", restore_account, (WRITE_SCOPE,)),
+)
