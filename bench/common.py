@@ -87,6 +87,13 @@ def free_port() -> int:
 
 @contextmanager
 def server(url: str, *, workers: int, pool_size: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    with server_process(url, workers=workers, pool_size=pool_size, extra_env=extra_env) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(url: str, *, workers: int, pool_size: int, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``server``, also yielding the ``edm serve`` process (its pid leads to the workers)."""
     port = free_port()
     env = {**os.environ, "EDM_DATABASE_URL": url, "EDM_JWT_SECRET": SECRET, "EDM_DB_POOL_SIZE": str(pool_size), "EDM_LOG_LEVEL": "warning", **(extra_env or {})}
     process = subprocess.Popen(
@@ -104,7 +111,7 @@ def server(url: str, *, workers: int, pool_size: int, extra_env: dict[str, str] 
                 time.sleep(0.2)
         else:
             raise RuntimeError("edm serve did not start")
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -130,28 +137,46 @@ def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int, sc
 
 
 def pgbench(url: str, sql: str, *, clients: int, seconds: int) -> float:
+    return pgbench_mix(url, [(sql, 1)], clients=clients, seconds=seconds)
+
+
+def pgbench_mix(url: str, scripts: list[tuple[str, int]], *, clients: int, seconds: int) -> float:
+    """pgbench over several scripts, each ``(sql, weight)`` (``-f file@weight``)."""
     parsed = sa.make_url(url)
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        meta = [line for line in sql.splitlines() if line.startswith("\\")]
-        statement = " ".join(line for line in sql.splitlines() if not line.startswith("\\"))
-        script.write("".join(m + "\n" for m in meta) + statement.strip().rstrip(";") + ";\n")
+    files = []
+    for sql, weight in scripts:
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+            meta = [line for line in sql.splitlines() if line.startswith("\\")]
+            statement = " ".join(line for line in sql.splitlines() if not line.startswith("\\"))
+            script.write("".join(m + "\n" for m in meta) + statement.strip().rstrip(";") + ";\n")
+        files.append((script.name, weight))
     command = [
         "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(2, clients)), "-T", str(seconds),
-        "-f", script.name, "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
+        *(arg for name, weight in files for arg in ("-f", f"{name}@{weight}")),
+        "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
         "-U", parsed.username or "postgres", parsed.database or "postgres",
     ]  # fmt: skip
-    finished = subprocess.run(command, capture_output=True, text=True)
-    os.unlink(script.name)
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    for name, _ in files:
+        os.unlink(name)
     if finished.returncode != 0:
         raise RuntimeError(f"pgbench failed: {finished.stderr[-2000:]}")
     output = finished.stdout
     return float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]
 
 
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def environment(settings: dict[str, Any]) -> dict[str, Any]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
-    packages = {name: metadata.version(name) for name in ("fastapi", "starlette", "uvicorn", "sqlalchemy", "asyncpg", "orjson", "pydantic")}
+    names = ("fastapi", "starlette", "uvicorn", "granian", "sqlalchemy", "asyncpg", "orjson", "msgspec", "pydantic")
+    packages = {name: version for name in names if (version := _version(name))}
     return {
         "commit": commit + ("+dirty" if dirty else ""),
         "python": platform.python_version(),

@@ -77,7 +77,7 @@ function request()
   return wrk.format("PATCH", "%s/" .. id, headers, [[%s]])
 end
 function response(status, headers, body)
-  local id = string.match(body, '"id":"(acc_[%%w]+)"')
+  local id = string.match(body, '"id"%%s*:%%s*"(acc_[%%w]+)"')
   if id and headers["etag"] then versions[id] = tonumber(string.match(headers["etag"], "%%d+")) end
 end
 """
