@@ -172,6 +172,22 @@ def _version(package: str) -> str | None:
         return None
 
 
+def machine_speed(url: str) -> float:
+    """``pgbench -S`` (built-in one-row primary-key SELECT, scale 10, 4 clients, 5 s) on a
+    scratch database: how fast this machine is right now.  It moves by 2x from one
+    hour to the next here, so absolute latencies are only comparable next to it."""
+    parsed = sa.make_url(url)
+    database = "edm_bench_calibration"
+    target = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
+    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
+    exists = subprocess.run(["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"], capture_output=True, text=True, check=True).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {database}"], check=True)
+        subprocess.run(["pgbench", "-i", "-q", "-s", "10", *target, database], check=True, capture_output=True)
+    output = subprocess.run(["pgbench", "-n", "-S", "-M", "prepared", "-c", "4", "-j", "2", "-T", "5", *target, database], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+
 def environment(settings: dict[str, Any]) -> dict[str, Any]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
@@ -183,6 +199,7 @@ def environment(settings: dict[str, Any]) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "packages": packages,
         "settings": settings,
+        "pgbench_S_tps": round(machine_speed(settings.get("database_url") or DEFAULT_URL)),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -79,6 +79,11 @@ def _get_sql() -> str:
     return f"\\set n random(1, {RECORDS})\n" + inline_sql(statement).replace("'__ID__'", PG_ID)
 
 
+def _plain_get_sql() -> str:
+    """The cheapest SELECT of the same row (every column, no JSON), for scale."""
+    return f"\\set n random(1, {RECORDS})\nSELECT * FROM accounts WHERE tenant_id = '{TENANT}' AND id = {PG_ID} AND NOT is_deleted"
+
+
 def _list_sql(params: list[tuple[str, str]]) -> str:
     """``bench.list._sql`` for the first page of tenant ``bench-point``."""
     statement = repository.list_statement(_caller(TENANT), parse_list_query(params), None, "postgresql")
@@ -104,7 +109,8 @@ async def _seed_point(url: str) -> None:
     try:
         await conn.execute("DELETE FROM accounts WHERE tenant_id = $1", TENANT)
         await conn.copy_records_to_table("accounts", records=_point_records(), columns=seeding.COLUMNS)
-        await conn.execute("ANALYZE accounts")
+        # every run measures a vacuumed table (visibility map, GIN pending lists), whatever ran before
+        await conn.execute("VACUUM ANALYZE accounts")
     finally:
         await conn.close()
 
@@ -306,6 +312,11 @@ def main() -> None:
             result = _measure(workloads[name], args)
             results.append(result)
             print(result.row(), flush=True)
+            if name == "get-by-id":
+                plain = Result("get-by-id vs SELECT *", api=result.api)
+                plain.pgbench_tps = [pgbench_mix(args.database_url, [(_plain_get_sql(), 1)], clients=args.connections, seconds=args.seconds) for _ in range(args.rounds)]
+                results.append(plain)
+                print(plain.row(), flush=True)
             if name in PACED:
                 results.append(_paced(workloads[name], result.row(), scripts, args))
                 print(results[-1].row(), flush=True)

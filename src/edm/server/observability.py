@@ -54,6 +54,8 @@ def configure_logging(level: str) -> None:
     """JSON lines on stderr, for the service's own logs and the standard library's."""
     numeric = logging.getLevelName(level.upper())
     numeric = numeric if isinstance(numeric, int) else logging.INFO
+    global _log_requests
+    _log_requests = numeric <= logging.INFO
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -68,12 +70,27 @@ def configure_logging(level: str) -> None:
     )
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# The metric children of each (route, method, status): labels() takes a lock
+# and builds a key on every call, which showed in the request profile.
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_log_requests = True
+
+
 def observe_request(scope: dict[str, Any], status: int, seconds: float) -> None:
     route = scope.get("route")
     template = getattr(route, "path", None) or "unmatched"
     method = scope.get("method", "")
-    REQUESTS.labels(template, method, str(status)).inc()
-    LATENCY.labels(template, method).observe(seconds)
+    if method not in _METHODS:
+        method = "other"  # label values stay a closed set
+    children = _children.get((template, method, status))
+    if children is None:
+        children = (REQUESTS.labels(template, method, str(status)), LATENCY.labels(template, method))
+        _children[(template, method, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)
+    if not _log_requests:
+        return
     state = scope.get("state", {})
     log.info(
         "request",
