@@ -6,9 +6,9 @@ function calls.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -89,7 +89,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id" and _CLIENT_REQUEST_ID.fullmatch(value):
             return value.decode()
-    return f"req_{uuid.uuid4().hex}"
+    return f"req_{os.urandom(16).hex()}"
 
 
 def _content_length(scope: Scope) -> int | None:
