@@ -74,3 +74,21 @@ def test_every_statement_on_accounts_filters_on_the_tenant(api: Api, statements:
             continue
         assert "tenant_id" in statement.split("WHERE", 1)[-1], statement
         assert api.tenant in str(parameters), (statement, parameters)
+
+
+def test_accounts_autovacuum_keeps_up_with_a_big_table(database_urls: dict[str, str]) -> None:
+    """Counts stay index-only only while vacuum keeps the visibility map fresh (see the migration)."""
+
+    async def run() -> list[str]:
+        engine = create_async_engine(database_url_for_driver(database_urls["postgresql"]))
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'accounts'"))).scalar_one()
+        finally:
+            await engine.dispose()
+
+    assert set(asyncio.run(run())) == {
+        "autovacuum_vacuum_scale_factor=0.02",
+        "autovacuum_vacuum_insert_scale_factor=0.02",
+        "autovacuum_analyze_scale_factor=0.02",
+    }
