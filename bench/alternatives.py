@@ -27,14 +27,13 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import msgspec
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import point, writes
-from bench.common import DEFAULT_URL, SECRET, ensure_database, free_port, server, wrk
+from bench.common import DEFAULT_URL, SECRET, ensure_database, free_port, server, wait_until_ready, wrk
 from bench.list import token
 from edm.crm.accounts import repository
 from edm.crm.accounts.fields import CLIENT_FIELDS
@@ -120,15 +119,12 @@ def _granian(url: str, *, workers: int, pool_size: int) -> tuple[subprocess.Pope
                "edm.server.app:create_app"]  # fmt: skip
     process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz").status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("granian did not start")
+    try:
+        wait_until_ready(base, "granian")
+    except RuntimeError:
+        process.terminate()
+        raise
+    return process, base
 
 
 def measure_servers(url: str, rounds: int, seconds: int) -> dict[str, float]:

@@ -66,15 +66,20 @@ def ensure_tools() -> None:
         sys.exit(f"bench needs {', '.join(missing)}: apt-get install -y wrk postgresql-client")
 
 
-def ensure_database(url: str) -> None:
-    parsed = sa.make_url(url)
-    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
+def create_database(url: str, name: str) -> bool:
+    """Create database ``name`` on the server of ``url`` unless it exists; True when it was created."""
+    admin = sa.make_url(url).set(database="postgres").render_as_string(hide_password=False)
     exists = subprocess.run(
-        ["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{parsed.database}'"],
+        ["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     if not exists:
-        subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{parsed.database}"'], check=True)
+        subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    return not exists
+
+
+def ensure_database(url: str) -> None:
+    create_database(url, sa.make_url(url).database or "edm_bench")
     env = {**os.environ, "EDM_DATABASE_URL": url, "EDM_JWT_SECRET": SECRET}
     subprocess.run([str(Path(sys.executable).parent / "edm"), "migrate"], env=env, check=True)
 
@@ -83,6 +88,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_ready(base: str, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start")
 
 
 @contextmanager
@@ -102,15 +118,7 @@ def server_process(url: str, *, workers: int, pool_size: int, extra_env: dict[st
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("edm serve did not start")
+        wait_until_ready(base, "edm serve")
         yield base, process
     finally:
         process.terminate()
@@ -179,10 +187,7 @@ def machine_speed(url: str) -> float:
     parsed = sa.make_url(url)
     database = "edm_bench_calibration"
     target = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
-    exists = subprocess.run(["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"], capture_output=True, text=True, check=True).stdout.strip()
-    if not exists:
-        subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {database}"], check=True)
+    if create_database(url, database):
         subprocess.run(["pgbench", "-i", "-q", "-s", "10", *target, database], check=True, capture_output=True)
     output = subprocess.run(["pgbench", "-n", "-S", "-M", "prepared", "-c", "4", "-j", "2", "-T", "5", *target, database], capture_output=True, text=True, check=True).stdout
     return float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 
-from edm.kit.pg import PgConnection, StatementCache, create_pool
+from edm.kit.pg import PgConnection, StatementCache, create_pool, json_text
 from edm.kit.settings import Settings
 
 __all__ = ["Database", "Connection", "fetch_first"]
@@ -30,10 +30,6 @@ __all__ = ["Database", "Connection", "fetch_first"]
 Connection: TypeAlias = AsyncConnection | PgConnection
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 class Database:
@@ -56,7 +52,7 @@ class Database:
                 url,
                 pool_size=settings.db_pool_size,
                 max_overflow=0,
-                json_serializer=_json_dumps,
+                json_serializer=json_text,
                 json_deserializer=orjson.loads,
             )
             _configure_sqlite(self.engine)

@@ -32,7 +32,7 @@ import orjson
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
-__all__ = ["PgConnection", "PgResult", "create_pool", "DIALECT"]
+__all__ = ["PgConnection", "PgResult", "create_pool", "json_text", "DIALECT"]
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
 _MAX_SHAPES = 2000
@@ -99,21 +99,17 @@ class StatementCache:
 
     def for_statement(self, statement: ClauseElement) -> tuple[str, list[Any], bool]:
         cache_key = statement._generate_cache_key()
-        if cache_key is None:  # not cacheable: compile this one
-            compiled, entry = _compile(statement, compile_kwargs={"render_postcompile": True})
-            params = compiled.construct_params()
-            return entry.sql, [params[n] for n in entry.names], entry.returns_rows
-        found = self._by_cache_key.get(cache_key.key)
-        if found is None:
+        found = None if cache_key is None else self._by_cache_key.get(cache_key.key)
+        if cache_key is not None and found is None:
             found = _compile(statement, cache_key=cache_key)
             self._remember(self._by_cache_key, cache_key.key, found)
-        compiled, entry = found
-        if compiled.post_compile_params or compiled.literal_execute_params:
-            # IN lists and the like render per call
+        if found is None or found[0].post_compile_params or found[0].literal_execute_params:
+            # not cacheable, or with IN lists and the like: rendered for this call
             compiled, entry = _compile(statement, compile_kwargs={"render_postcompile": True})
             params = compiled.construct_params()
         else:
-            params = compiled.construct_params(extracted_parameters=cache_key.bindparams)
+            compiled, entry = found
+            params = compiled.construct_params(extracted_parameters=cache_key.bindparams)  # type: ignore[union-attr]
         return entry.sql, [params[n] for n in entry.names], entry.returns_rows
 
     def named(self, key: Hashable, params: Mapping[str, Any], build: Callable[[], ClauseElement]) -> _Compiled:
@@ -176,11 +172,14 @@ def _decode_timestamptz(value: tuple[int]) -> datetime:
     return _PG_EPOCH + timedelta(microseconds=value[0])
 
 
+def json_text(value: Any) -> str:
+    """JSON as the database takes it (the same encoder on SQLite and PostgreSQL)."""
+    return orjson.dumps(value).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, format="text"
-        )
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=json_text, decoder=orjson.loads, format="text")
     # asyncpg's own codec turns 0001-01-01T00:00:00Z into -infinity; these
     # keep every instant the instant it is.
     await conn.set_type_codec(

@@ -16,7 +16,7 @@ import structlog
 from edm.kit.errors import APIError, PayloadTooLarge
 from edm.kit.jsonbody import MAX_BODY_BYTES
 from edm.server.observability import observe_request
-from edm.server.problems import PROBLEM_JSON, problem_body
+from edm.server.problems import PROBLEM_JSON, problem_body, unexpected_error
 
 __all__ = ["RequestContextMiddleware"]
 
@@ -75,8 +75,7 @@ class RequestContextMiddleware:
         except Exception:
             log.exception("unhandled error", request_id=request_id)
             if not started:
-                error = APIError("an unexpected error occurred; quote the request_id when reporting it")
-                await _send_problem(send_with_id, error, request_id)
+                await _send_problem(send_with_id, unexpected_error(), request_id)
         finally:
             observe_request(scope, status, time.perf_counter() - began)
 

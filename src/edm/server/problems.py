@@ -114,10 +114,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     return database_unavailable_response(exc, _request_id(request))
 
 
+def unexpected_error() -> APIError:
+    """The 500 for anything unforeseen: no detail beyond the request id."""
+    return APIError("an unexpected error occurred; quote the request_id when reporting it")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", request_id=_request_id(request), exc_info=exc)
-    error = APIError("an unexpected error occurred; quote the request_id when reporting it")
-    return problem_response(error, _request_id(request))
+    return problem_response(unexpected_error(), _request_id(request))
 
 
 def install_handlers(app: Any) -> None:

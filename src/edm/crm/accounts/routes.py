@@ -8,12 +8,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from edm.kit.auth import Caller
-from edm.kit.db import Connection
 from edm.crm.accounts import service
 from edm.crm.accounts.auth import ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE
 from edm.crm.accounts.listing import parse_list_query
 from edm.crm.accounts.render import page_json, record_json
+from edm.kit.auth import Caller
+from edm.kit.db import Connection
 from edm.kit.errors import FieldError, InvalidParameter
 from edm.kit.jsonbody import JSON, JSON_OR_MERGE_PATCH, read_json_object
 from edm.kit.preconditions import etag, parse_condition
