@@ -138,3 +138,18 @@ def test_a_delete_racing_a_patch_never_resurrects_or_half_applies(parallel: Para
             assert (final["version"], final["industry"], final["custom_fields"]) == (3, "Won", {"a": 1, "b": 2})
         else:  # the delete came first; nothing of the patch landed
             assert (final["version"], final["industry"], final["custom_fields"]) == (2, None, {"a": 1})
+
+
+def test_totals_stay_exact_under_parallel_creates_and_deletes(parallel: Parallel) -> None:
+    """Unfiltered totals come from counters that triggers keep; parallel writers must not lose an update."""
+    first = [parallel.create({"name": f"old {n}"}) for n in range(10)]
+    responses = parallel.together(
+        [lambda c, n=n: c.post(ACCOUNTS, json={"name": f"new {n}"}) for n in range(30)]
+        + [lambda c, r=r: c.delete(f"{ACCOUNTS}/{r['id']}") for r in first]
+    )
+    assert Counter(r.status_code for r in responses) == {201: 30, 204: 10}
+
+    def total(**params: str) -> int:
+        return parallel.client.get(ACCOUNTS, params={"include_total": "true", "limit": "1", **params}).json()["total"]
+
+    assert (total(), total(include_deleted="true")) == (30, 40)

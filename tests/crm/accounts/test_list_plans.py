@@ -34,16 +34,16 @@ QUERIES = {
 }
 
 
-def _scans(plan: Any) -> list[tuple[str, str]]:
+def _scans(plan: Any, relation: str = "accounts") -> list[tuple[str, str]]:
     found = []
     if isinstance(plan, dict):
-        if plan.get("Relation Name") == "accounts":
+        if plan.get("Relation Name") == relation:
             found.append((plan["Node Type"], plan.get("Index Name", "")))
         for value in plan.values():
-            found += _scans(value)
+            found += _scans(value, relation)
     elif isinstance(plan, list):
         for item in plan:
-            found += _scans(item)
+            found += _scans(item, relation)
     return found
 
 
@@ -68,7 +68,9 @@ def plan_db(database_urls: dict[str, str]) -> str:
     return postgres_url
 
 
-async def _explain(url: str, tenant: str, params: list[tuple[str, str]], *, total: bool, page: int) -> list[tuple[str, str]]:
+async def _explain(
+    url: str, tenant: str, params: list[tuple[str, str]], *, total: bool, page: int, relation: str = "accounts"
+) -> list[tuple[str, str]]:
     settings = Settings(jwt_secret=SECRET)
     caller = await TokenVerifier(settings).verify(make_token(tenant))
     query = parse_list_query(params)
@@ -91,7 +93,7 @@ async def _explain(url: str, tenant: str, params: list[tuple[str, str]], *, tota
             plan = explained.scalar_one()
     finally:
         await engine.dispose()
-    return _scans(json.loads(plan) if isinstance(plan, str) else plan)
+    return _scans(json.loads(plan) if isinstance(plan, str) else plan, relation)
 
 
 @pytest.mark.parametrize("name", QUERIES)
@@ -107,8 +109,17 @@ def test_a_deep_page_seeks_instead_of_scanning(plan_db: str) -> None:
 
 
 @pytest.mark.parametrize("tenant", [BIG, "plan-small-3"])
-def test_total_counts_use_an_index(plan_db: str, tenant: str) -> None:
-    scans = asyncio.run(_explain(plan_db, tenant, [("include_total", "true")], total=True, page=1))
+@pytest.mark.parametrize("include_deleted", ["false", "true"])
+def test_unfiltered_totals_read_the_counters_not_the_rows(plan_db: str, tenant: str, include_deleted: str) -> None:
+    params = [("include_total", "true"), ("include_deleted", include_deleted)]
+    assert asyncio.run(_explain(plan_db, tenant, params, total=True, page=1)) == []
+    assert asyncio.run(_explain(plan_db, tenant, params, total=True, page=1, relation="account_counts"))
+
+
+@pytest.mark.parametrize("tenant", [BIG, "plan-small-3"])
+@pytest.mark.parametrize("name", ["three filters + sort", "q broad", "tags any"])
+def test_filtered_totals_count_through_an_index(plan_db: str, tenant: str, name: str) -> None:
+    scans = asyncio.run(_explain(plan_db, tenant, [*QUERIES[name], ("include_total", "true")], total=True, page=1))
     assert scans and all(node != "Seq Scan" for node, _ in scans), scans
 
 

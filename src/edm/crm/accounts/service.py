@@ -73,7 +73,11 @@ async def list_accounts(conn: Connection, caller: Caller, query: ListQuery, sign
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
     next_cursor = signer.encode(fingerprint, list_sql.sort_values(query.sort, rows[-1])) if has_more else None
-    total = await repository.count(conn, caller, query) if query.include_total else None
+    total = None
+    if query.include_total:
+        # A first page that holds every match is its own count.
+        complete = cursor_values is None and not has_more
+        total = len(rows) if complete else await repository.count(conn, caller, query)
     return Page(rows, has_more, next_cursor, total)
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from edm.crm.accounts.fields import FIELDS, Field
 from edm.kit.types import JSONDocument, UTCDateTime
 
-__all__ = ["metadata", "accounts", "COLUMNS", "name_key"]
+__all__ = ["metadata", "accounts", "account_counts", "COLUMNS", "name_key"]
 
 # Server fields that every row has from its first write.
 _ALWAYS_SET = {"id", "tenant_id", "created_at", "updated_at", "created_by", "updated_by", "is_deleted", "schema_version", "version"}
@@ -48,6 +48,19 @@ accounts = sa.Table(
     sa.PrimaryKeyConstraint("tenant_id", "id", name="accounts_pkey"),
 )
 COLUMNS = tuple(accounts.c[f.name] for f in FIELDS)
+
+# How many rows each tenant and app has, live and deleted: written only by the
+# triggers of migration 2026-11-27-1200, read by unfiltered include_total.
+account_counts = sa.Table(
+    "account_counts",
+    metadata,
+    sa.Column("tenant_id", sa.Text(), nullable=False),
+    sa.Column("app_key", sa.Text(), nullable=False),  # the app id, or "" for rows written by human callers
+    sa.Column("is_deleted", sa.Boolean(), nullable=False),
+    sa.Column("shard", sa.SmallInteger(), nullable=False),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "app_key", "is_deleted", "shard", name="account_counts_pkey"),
+)
 
 
 def name_key(name: str) -> str:
