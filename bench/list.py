@@ -42,6 +42,8 @@ WORKLOADS: dict[str, list[tuple[str, str]]] = {
     "q broad": [("q", "acme")],
     "tags any": [("filter[tags][any]", "priority,trial")],
     "include_total": [("include_total", "true")],
+    # Not a target: a filtered total counts its matches (about 200,000 here).
+    "include_total, filtered": [("filter[lifecycle_stage]", "customer"), ("include_total", "true")],
 }
 
 
