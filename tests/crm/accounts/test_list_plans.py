@@ -31,6 +31,7 @@ QUERIES = {
     "custom field": [("filter[custom_fields.tier]", "gold")],
     "domain": [("filter[domain]", "acme42.example")],
     "children": [("filter[parent_account_id]", "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV")],
+    "stage, deleted too": [("filter[lifecycle_stage]", "customer"), ("include_deleted", "true")],
 }
 
 
@@ -114,6 +115,13 @@ def test_unfiltered_totals_read_the_counters_not_the_rows(plan_db: str, tenant: 
     params = [("include_total", "true"), ("include_deleted", include_deleted)]
     assert asyncio.run(_explain(plan_db, tenant, params, total=True, page=1)) == []
     assert asyncio.run(_explain(plan_db, tenant, params, total=True, page=1, relation="account_counts"))
+
+
+@pytest.mark.parametrize("column, value", [("lifecycle_stage", "customer"), ("industry", "Software")])
+def test_a_total_filtered_on_one_column_reads_only_its_index(plan_db: str, column: str, value: str) -> None:
+    params = [(f"filter[{column}]", value), ("include_total", "true")]
+    scans = asyncio.run(_explain(plan_db, BIG, params, total=True, page=1))
+    assert scans == [("Index Only Scan", f"accounts_tenant_{column}_live")], scans
 
 
 @pytest.mark.parametrize("tenant", [BIG, "plan-small-3"])
