@@ -117,7 +117,7 @@ _INSERT = (
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_the_migration_counts_the_rows_already_there(backend: str, tmp_path: Path) -> None:
+def test_the_migration_counts_the_rows_already_there_and_emptying_the_table_empties_them(backend: str, tmp_path: Path) -> None:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'edm.sqlite3'}"
     else:
@@ -134,6 +134,9 @@ def test_the_migration_counts_the_rows_already_there(backend: str, tmp_path: Pat
             "SELECT tenant_id, app_key, is_deleted, sum(n) FROM account_counts GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ]))
         assert [tuple(r) for r in counted] == [("t1", "", False, 3), ("t1", "a", False, 1), ("t1", "a", True, 1), ("t2", "", True, 1)]
+        emptied = "TRUNCATE accounts" if backend == "postgresql" else "DELETE FROM accounts"
+        [_, left] = asyncio.run(_sql(url, [emptied, "SELECT count(*) FROM account_counts WHERE n <> 0"]))
+        assert left == [(0,)]
     finally:
         if backend == "postgresql":
             asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
