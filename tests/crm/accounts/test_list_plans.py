@@ -35,10 +35,11 @@ QUERIES = {
 }
 
 
-def _scans(plan: Any, relation: str = "accounts") -> list[tuple[str, str]]:
+def _scans(plan: Any, relation: str | None = "accounts") -> list[tuple[str, str]]:
+    """The plan's scans of ``relation``; with None, the scans of an index that name no relation (bitmap index scans)."""
     found = []
     if isinstance(plan, dict):
-        if plan.get("Relation Name") == relation:
+        if plan.get("Relation Name") == relation and (relation is not None or "Index Name" in plan):
             found.append((plan["Node Type"], plan.get("Index Name", "")))
         for value in plan.values():
             found += _scans(value, relation)
@@ -70,7 +71,7 @@ def plan_db(database_urls: dict[str, str]) -> str:
 
 
 async def _explain(
-    url: str, tenant: str, params: list[tuple[str, str]], *, total: bool, page: int, relation: str = "accounts"
+    url: str, tenant: str, params: list[tuple[str, str]], *, total: bool, page: int, relation: str | None = "accounts"
 ) -> list[tuple[str, str]]:
     settings = Settings(jwt_secret=SECRET)
     caller = await TokenVerifier(settings).verify(make_token(tenant))
@@ -115,6 +116,11 @@ def test_unfiltered_totals_read_the_counters_not_the_rows(plan_db: str, tenant: 
     params = [("include_total", "true"), ("include_deleted", include_deleted)]
     assert asyncio.run(_explain(plan_db, tenant, params, total=True, page=1)) == []
     assert asyncio.run(_explain(plan_db, tenant, params, total=True, page=1, relation="account_counts"))
+
+
+def test_a_selective_search_in_a_big_tenant_reads_the_trigram_index(plan_db: str) -> None:
+    bitmap = asyncio.run(_explain(plan_db, BIG, QUERIES["q selective"], total=False, page=1, relation=None))
+    assert ("Bitmap Index Scan", "accounts_search_tenant") in bitmap, bitmap
 
 
 @pytest.mark.parametrize("column, value", [("lifecycle_stage", "customer"), ("industry", "Software")])

@@ -28,7 +28,7 @@ __all__ = ["predicates", "order_by", "after_cursor", "sort_values", "PG_SEARCH_S
 
 _c = accounts.c
 
-# Keep identical to the index expression in migration 2026_11_27_0900.
+# The search index of migration 2026_11_27_1500 is built on this expression.
 PG_SEARCH_SQL = (
     "(coalesce(name, '') || E'\\x1f' || coalesce(legal_name, '') || E'\\x1f' || coalesce(domain, '')"
     " || E'\\x1f' || coalesce(website, '') || E'\\x1f' || coalesce(description, ''))"
