@@ -8,6 +8,7 @@ pgbench, API, pgbench…) and medians reported, because the machine is noisy.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -207,6 +208,17 @@ def environment(settings: dict[str, Any]) -> dict[str, Any]:
         "pgbench_S_tps": round(machine_speed(settings.get("database_url") or DEFAULT_URL)),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def load_arguments(parser: argparse.ArgumentParser, *, pool_size: int) -> argparse.ArgumentParser:
+    """The options every HTTP benchmark takes: where, how long, how hard, and the server's shape."""
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool-size", type=int, default=pool_size)
+    return parser
 
 
 def report(title: str, results: list[Result], env: dict[str, Any]) -> None:

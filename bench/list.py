@@ -19,7 +19,7 @@ import jwt
 from sqlalchemy.dialects import postgresql
 
 from bench import seed as seeding
-from bench.common import DEFAULT_URL, SECRET, Result, ensure_database, ensure_tools, environment, pgbench, report, server, wrk
+from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, load_arguments, pgbench, report, server, wrk
 from edm.crm.accounts import repository
 from edm.crm.accounts.listing import parse_list_query
 from edm.kit.auth import TokenVerifier
@@ -88,14 +88,8 @@ def _page_200_cursor(base: str, headers: dict[str, str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser = load_arguments(argparse.ArgumentParser(description=__doc__), pool_size=2)
     parser.add_argument("--seed", action="store_true", help="reseed even when the data is there")
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pool-size", type=int, default=2)
     parser.add_argument("--only", help="comma list of workload names to run")
     args = parser.parse_args()
     ensure_tools()

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 
 from bench import seed as seeding
 from bench import writes
-from bench.common import DEFAULT_URL, SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, pgbench_mix, report, server_process, wrk
+from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench_mix, report, server_process, wrk
 from bench.list import token
 from edm.crm.accounts import repository
 from edm.crm.accounts.listing import parse_list_query
@@ -286,12 +286,7 @@ def _print_memory(minutes: int, rows: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pool-size", type=int, default=4)
+    load_arguments(parser, pool_size=4)
     parser.add_argument("--only", help=f"comma list of workloads to run, of: {', '.join(WORKLOADS)}")
     parser.add_argument("--memory-minutes", type=int, default=5, help="minutes of the mix while sampling RSS (0 skips)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for edm serve (repeatable)")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import DEFAULT_URL, SECRET, Result, inline_sql, ensure_database, ensure_tools, environment, pgbench, report, server, wrk
+from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench, report, server, wrk
 from bench.list import token
 from edm.crm.accounts import service
 from edm.crm.accounts.schemas import validate_create
@@ -173,13 +173,7 @@ async def _seed_pgbench_rows(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pool-size", type=int, default=4)
+    parser = load_arguments(argparse.ArgumentParser(description=__doc__), pool_size=4)
     args = parser.parse_args()
     ensure_tools()
     ensure_database(args.database_url)

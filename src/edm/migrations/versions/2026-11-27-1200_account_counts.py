@@ -101,9 +101,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for name in ("account_counts_inserted", "account_counts_deleted", "account_counts_flipped"):
-        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON accounts" if op.get_bind().dialect.name == "postgresql" else ""))
-    if op.get_bind().dialect.name == "postgresql":
-        for name in _PG_FUNCTIONS:
+        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON accounts" if postgresql else ""))
+        if postgresql:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     op.drop_table("account_counts")
