@@ -47,7 +47,9 @@ def test_health_and_readiness(api: Api) -> None:
 
 
 def test_openapi_describes_the_account_from_the_field_table(api: Api) -> None:
-    from edm.crm.accounts.fields import CLIENT_FIELDS, FIELDS
+    from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
+
+    FIELDS, CLIENT_FIELDS = RESOURCE.fields, RESOURCE.client_fields
 
     document = httpx.get(str(api.http.base_url) + "/api/v1/openapi.json").json()
     schemas = document["components"]["schemas"]

@@ -16,8 +16,11 @@ import httpx
 import jsonschema
 import pytest
 
-from edm.crm.accounts.fields import CLIENT_FIELDS, FIELDS
-from edm.crm.accounts.listing import FILTER_OPERATORS, FILTERABLE, SORTABLE
+from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
+from edm.crm.engine.listing import FILTER_OPERATORS
+
+CLIENT_FIELDS, FIELDS = RESOURCE.client_fields, RESOURCE.fields
+FILTERABLE, SORTABLE = RESOURCE.filterable, RESOURCE.sortable
 from tests.conftest import ACCOUNTS, Api, make_token
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "SPEC.md"

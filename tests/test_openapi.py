@@ -18,17 +18,20 @@ import pytest
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from edm.crm.accounts.fields import BY_NAME, CLIENT_FIELDS, FIELDS
-from edm.crm.accounts.listing import FILTER_OPERATORS, FILTERABLE, SORTABLE
+from edm.crm.accounts.resource import ACCOUNTS
+from edm.crm.engine.listing import FILTER_OPERATORS
 from edm.server.app import create_app
 from edm.server.openapi import build_openapi
-from tests.conftest import ACCOUNTS, Api, base_settings
+from tests.conftest import ACCOUNTS as ACCOUNTS_PATH, Api, base_settings
 
-ITEM = ACCOUNTS + "/{account_id}"
+BY_NAME, CLIENT_FIELDS, FIELDS = ACCOUNTS.by_name, ACCOUNTS.client_fields, ACCOUNTS.fields
+FILTERABLE, SORTABLE = ACCOUNTS.filterable, ACCOUNTS.sortable
+
+ITEM = ACCOUNTS_PATH + "/{account_id}"
 RESTORE = ITEM + "/restore"
 SDK_NAMES = {
-    ("get", ACCOUNTS): "listAccounts",
-    ("post", ACCOUNTS): "createAccount",
+    ("get", ACCOUNTS_PATH): "listAccounts",
+    ("post", ACCOUNTS_PATH): "createAccount",
     ("get", ITEM): "getAccount",
     ("patch", ITEM): "updateAccount",
     ("delete", ITEM): "deleteAccount",
@@ -76,7 +79,7 @@ def _schema_of(document: dict[str, Any], name: str) -> jsonschema.Validator:
 def test_it_is_a_valid_openapi_3_1_document(document: dict[str, Any]) -> None:
     assert document["openapi"] == "3.1.0"
     validate(document)  # openapi-spec-validator, 3.1 rules
-    broken = {**document, "paths": {ACCOUNTS: {"get": {"responses": {"200": {"content": 1}}}}}}
+    broken = {**document, "paths": {ACCOUNTS_PATH: {"get": {"responses": {"200": {"content": 1}}}}}}
     with pytest.raises(OpenAPIValidationError):
         validate(broken)  # the validator does reject a bad document
 
@@ -113,7 +116,7 @@ def test_every_operation_has_its_sdk_name_scopes_and_tag(document: dict[str, Any
         (method, path): op["operationId"]
         for path, item in document["paths"].items()
         for method, op in item.items()
-        if method != "parameters" and path.startswith(ACCOUNTS)
+        if method != "parameters" and path.startswith(ACCOUNTS_PATH)
     }
     assert found == SDK_NAMES
     scopes = {
@@ -155,7 +158,7 @@ def test_the_schemas_come_from_the_field_table(document: dict[str, Any]) -> None
 
 
 def test_the_list_parameters_come_from_the_allow_lists(document: dict[str, Any]) -> None:
-    parameters = _parameters(document, "get", ACCOUNTS)
+    parameters = _parameters(document, "get", ACCOUNTS_PATH)
     names = {name for where, name in parameters if where == "query"}
     assert {"limit", "cursor", "sort", "q", "fields", "include_deleted", "include_total"} <= names
     sort = parameters[("query", "sort")]["schema"]
@@ -185,13 +188,13 @@ def test_every_header_is_documented(document: dict[str, Any]) -> None:
         response = _resolve(document, _operation(document, method, path)["responses"][status])
         return set(response.get("headers", {}))
 
-    assert request_headers("get", ACCOUNTS) == {"X-Request-Id"}
-    assert request_headers("post", ACCOUNTS) == {"Idempotency-Key", "X-Request-Id"}
+    assert request_headers("get", ACCOUNTS_PATH) == {"X-Request-Id"}
+    assert request_headers("post", ACCOUNTS_PATH) == {"Idempotency-Key", "X-Request-Id"}
     assert request_headers("get", ITEM) == {"If-None-Match", "X-Request-Id"}
     assert request_headers("patch", ITEM) == {"If-Match", "X-Request-Id"}
     assert request_headers("delete", ITEM) == {"If-Match", "X-Request-Id"}
     assert request_headers("post", RESTORE) == {"If-Match", "Idempotency-Key", "X-Request-Id"}
-    assert response_headers("post", ACCOUNTS, "201") == {"X-Request-Id", "Location", "ETag", "Idempotent-Replayed"}
+    assert response_headers("post", ACCOUNTS_PATH, "201") == {"X-Request-Id", "Location", "ETag", "Idempotent-Replayed"}
     assert response_headers("get", ITEM, "200") == {"X-Request-Id", "ETag"}
     assert response_headers("get", ITEM, "304") == {"X-Request-Id", "ETag"}
     assert response_headers("patch", ITEM, "200") == {"X-Request-Id", "ETag"}
@@ -253,10 +256,10 @@ def test_real_responses_match_the_documented_schemas(api: Api, document: dict[st
     assert _validator(document, {"pattern": etag}).is_valid(created.headers["etag"])
     assert _validator(document, {"pattern": location}).is_valid(created.headers["location"])
 
-    page = api.request("GET", ACCOUNTS, params={"include_total": "true", "limit": "1"})
+    page = api.request("GET", ACCOUNTS_PATH, params={"include_total": "true", "limit": "1"})
     _schema_of(document, "AccountList").validate(page.json())
     assert page.json()["total"] == 2 and page.json()["has_more"] is True
-    sparse = api.request("GET", ACCOUNTS, params={"fields": "name,tags"})
+    sparse = api.request("GET", ACCOUNTS_PATH, params={"fields": "name,tags"})
     _schema_of(document, "AccountList").validate(sparse.json())
     assert set(sparse.json()["data"][0]) == {"id", "name", "tags"}
 
@@ -264,10 +267,10 @@ def test_real_responses_match_the_documented_schemas(api: Api, document: dict[st
         created.json()["id"], {"tags": None, "domain": None}, headers={"If-Match": created.headers["etag"]}
     )
     _schema_of(document, "Account").validate(patched.json())
-    for response in (api.get(MISSING), api.as_(scope="crm.other").get(MISSING), api.http.get(ACCOUNTS), api.create({})):
+    for response in (api.get(MISSING), api.as_(scope="crm.other").get(MISSING), api.http.get(ACCOUNTS_PATH), api.create({})):
         _schema_of(document, "Problem").validate(response.json())
         assert response.headers["content-type"] == "application/problem+json"
-    assert api.http.get(ACCOUNTS).headers["www-authenticate"].startswith("Bearer")
+    assert api.http.get(ACCOUNTS_PATH).headers["www-authenticate"].startswith("Bearer")
 
 
 def _as_typed(schema: dict[str, Any], raw: str) -> Any:
@@ -293,7 +296,7 @@ def _sample(kind: str, op: str) -> str:
 
 
 def test_the_server_takes_exactly_the_documented_filters(api: Api, document: dict[str, Any]) -> None:
-    parameters = _parameters(document, "get", ACCOUNTS)
+    parameters = _parameters(document, "get", ACCOUNTS_PATH)
     every_op = sorted({op for ops in FILTER_OPERATORS.values() for op in ops} | {"under"})
     candidates = [(f.name, op) for f, op in itertools.product([*FIELDS], [None, *every_op])]
     for name, op in candidates:
@@ -304,11 +307,11 @@ def test_the_server_takes_exactly_the_documented_filters(api: Api, document: dic
         if documented:
             schema = parameters[("query", parameter)]["schema"]
             assert _validator(document, schema).is_valid(_as_typed(schema, value)), parameter
-        response = api.request("GET", ACCOUNTS, params={parameter: value})
+        response = api.request("GET", ACCOUNTS_PATH, params={parameter: value})
         assert response.status_code == (200 if documented else 400), (parameter, response.text)
-    custom = api.request("GET", ACCOUNTS, params={"filter[custom_fields.tier][starts_with]": "g"})
+    custom = api.request("GET", ACCOUNTS_PATH, params={"filter[custom_fields.tier][starts_with]": "g"})
     assert custom.status_code == 200
-    assert api.request("GET", ACCOUNTS, params={"filter[custom_fields.Tier]": "g"}).status_code == 400
+    assert api.request("GET", ACCOUNTS_PATH, params={"filter[custom_fields.Tier]": "g"}).status_code == 400
 
 
 BOUNDARIES: list[tuple[str, str, Any]] = [
@@ -375,12 +378,12 @@ def test_the_document_and_the_server_agree_on_each_boundary(
         response = api.create({"name": "x", name: value} if name != "name" else {"name": value})
         assert response.status_code == (201 if allowed else 422), response.text
     elif where == "query":
-        schema = _parameters(document, "get", ACCOUNTS)[("query", name)]["schema"]
+        schema = _parameters(document, "get", ACCOUNTS_PATH)[("query", name)]["schema"]
         allowed = _validator(document, schema).is_valid(value)
-        response = api.request("GET", ACCOUNTS, params={name: value})
+        response = api.request("GET", ACCOUNTS_PATH, params={name: value})
         assert response.status_code == (200 if allowed else 400), response.text
     else:
-        method, path = ("patch", ITEM) if name == "If-Match" else ("post", ACCOUNTS)
+        method, path = ("patch", ITEM) if name == "If-Match" else ("post", ACCOUNTS_PATH)
         schema = _parameters(document, method, path)[("header", name)]["schema"]
         allowed = _validator(document, schema).is_valid(value)
         if name == "If-Match":

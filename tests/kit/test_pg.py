@@ -11,7 +11,9 @@ import pytest
 import sqlalchemy as sa
 from tests.conftest import ACCOUNTS, Api, base_settings
 
-from edm.crm.accounts.table import accounts
+from edm.crm.registry import REGISTRY
+
+accounts = REGISTRY["accounts"].tables.records
 from edm.kit.db import Database, fetch_first
 
 _c = accounts.c

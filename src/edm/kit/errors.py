@@ -1,7 +1,9 @@
 """Every error the API can answer with, as one exception family.
 
-Services and routes raise these; ``edm.server.problems`` renders them once as
-``application/problem+json`` (RFC 9457)::
+Services and routes raise these; ``edm.kit.web.problems`` renders them once as
+``application/problem+json`` (RFC 9457).  Each class describes itself
+(``description``, the ``headers`` it may carry), and routes declare the
+classes they raise, so the OpenAPI responses are generated from this tree::
 
     APIError                      status  code
     ├── BadRequest                  400   bad_request
@@ -57,6 +59,8 @@ class APIError(Exception):
     status: int = 500
     code: str = "internal_error"
     title: str = "Internal server error"
+    description: str = "a bug; the body carries only the request id"  # for the API reference
+    documented_headers: tuple[str, ...] = ()  # response headers it carries, by their documented name
 
     def __init__(
         self,
@@ -75,18 +79,23 @@ class APIError(Exception):
 
 class BadRequest(APIError):
     status, code, title = 400, "bad_request", "Bad request"
+    description = "a bad header, such as If-Match or Idempotency-Key"
 
 
 class MalformedJSON(BadRequest):
     code, title = "malformed_json", "Malformed JSON"
+    description = "the body is not JSON or not an object"
 
 
 class InvalidParameter(BadRequest):
     code, title = "invalid_parameter", "Invalid query parameter"
+    description = "an unknown or bad query parameter"
 
 
 class Unauthorized(APIError):
     status, code, title = 401, "unauthorized", "Unauthorized"
+    description = "the token is missing, malformed, badly signed, expired or not yet valid"
+    documented_headers = ("WWW-Authenticate",)
 
     def __init__(self, detail: str | None = None, **kw: Any) -> None:
         super().__init__(detail, **kw)
@@ -99,45 +108,59 @@ class Unauthorized(APIError):
 
 class Forbidden(APIError):
     status, code, title = 403, "forbidden", "Forbidden"
+    description = "the token lacks a scope this operation needs"
+    documented_headers = ("WWW-Authenticate-Scope",)
 
 
 class NotFound(APIError):
     status, code, title = 404, "not_found", "Not found"
+    description = "no such record for this caller; another tenant's or app's answers the same"
 
 
 class MethodNotAllowed(APIError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
+    description = "the path does not take this method"
+    documented_headers = ("Allow",)
 
 
 class VersionConflict(APIError):
     """The body's ``version`` is not the record's; ``current_version`` says what is."""
 
     status, code, title = 409, "version_conflict", "Version conflict"
+    description = "the body's `version` is not the record's; `current_version` says which"
 
 
 class Conflict(APIError):
     status, code, title = 409, "conflict", "Conflict"
+    description = "restoring a live record"
 
 
 class PreconditionFailed(APIError):
     status, code, title = 412, "precondition_failed", "Precondition failed"
+    description = "If-Match names another version; `current_version` says which"
 
 
 class PayloadTooLarge(APIError):
     status, code, title = 413, "payload_too_large", "Payload too large"
+    description = "the body is over 1048576 bytes"
 
 
 class UnsupportedMediaType(APIError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    description = "the body is not JSON"
 
 
 class ValidationFailed(APIError):
     status, code, title = 422, "validation_error", "Validation failed"
+    description = "names every bad field in `errors`"
 
 
 class PreconditionRequired(APIError):
     status, code, title = 428, "precondition_required", "Precondition required"
+    description = "this server requires If-Match: EDM_REQUIRE_IF_MATCH"
 
 
 class ServiceUnavailable(APIError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
+    description = "the database or key set is unreachable; retry"
+    documented_headers = ("Retry-After",)

@@ -65,10 +65,13 @@ _k = idempotency_keys.c
 
 class IdempotencyConflict(APIError):
     status, code, title = 422, "idempotency_conflict", "Idempotency key reused"
+    description = "the Idempotency-Key was used with another request"
 
 
 class IdempotencyInFlight(Conflict):
     code, title = "idempotency_in_flight", "Request in progress"
+    description = "the same Idempotency-Key is still running"
+    documented_headers = ("Retry-After",)
 
 
 @dataclass(frozen=True, slots=True)

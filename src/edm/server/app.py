@@ -1,30 +1,33 @@
-"""The application factory."""
+"""The application factory: one ASGI app, one router, one middleware.
+
+Every route (the registered resources' and the meta routes: health, docs,
+OpenAPI, manifest, metrics) is a ``Route`` declaration served by the one
+``Router``; the request-context middleware in front of it gives request ids,
+the body limit, problem+json for every error, metrics and the log line.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import structlog
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+import orjson
+import structlog
+from starlette.datastructures import State
 
-from edm.crm.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired
 from edm.kit.settings import Settings, load_settings
-from edm.server import docs, health, manifest
-from edm.server.observability import configure_logging, metrics_response, watch_pool
-from edm.server.middleware import RequestContextMiddleware
+from edm.kit.web.middleware import RequestContextMiddleware
+from edm.kit.web.routing import Router
+from edm.server.observability import configure_logging, observe_request, watch_pool
 from edm.server.openapi import build_openapi
-from edm.server.problems import install_handlers
-from edm.server.routing import Route, Router
+from edm.server.routes import ROUTES
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "EDMApp"]
 
 
 SWEEP_EVERY_SECONDS = 900
@@ -41,17 +44,67 @@ async def _sweep_idempotency_keys(db: Database) -> None:
         await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
 
-class EDMApp(FastAPI):
-    """The resource operations on the plain router (``edm.server.routing``),
-    everything else on FastAPI, all behind the request-context middleware."""
+class EDMApp:
+    """The ASGI application: HTTP through the middleware and router, and the lifespan."""
 
-    def __init__(self, routes: tuple[Route, ...], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._edge = RequestContextMiddleware(Router(routes, fallback=super().__call__))
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state = State()
+        self.state.settings = settings
+        self.state.verifier = TokenVerifier(settings)
+        assert settings.cursor_secret
+        self.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
+        self.router = Router(ROUTES)
+        self._openapi = build_openapi(ROUTES)
+        self.openapi_json = orjson.dumps(self._openapi)
+        self._edge = RequestContextMiddleware(self.router, observe_request)
+        self._background: list[asyncio.Task[None]] = []
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, built once."""
+        return self._openapi
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        scope["app"] = self  # what Request.app answers, on the plain routes too
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        scope["app"] = self  # what Request.app answers
         await self._edge(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _start(self) -> None:
+        self.state.db = Database(self.settings)
+        try:
+            await self.state.db.start()
+        except Exception:  # serve anyway: requests answer 503 and /readyz says why until it is up
+            log.warning("the database is not reachable at start-up", exc_info=True)
+        # What start-up built lives as long as the process: move it out of the
+        # collector's sight, so full collections stay short (tail latency).
+        gc.collect()
+        gc.freeze()
+        self._background = [
+            asyncio.create_task(_sweep_idempotency_keys(self.state.db)),
+            asyncio.create_task(watch_pool(self.state.db)),
+        ]
+
+    async def _stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await self.state.db.dispose()
 
 
 def create_app(settings: Settings | None = None) -> EDMApp:
@@ -59,48 +112,4 @@ def create_app(settings: Settings | None = None) -> EDMApp:
     settings = (settings or load_settings()).with_secret()
     settings.validate()
     configure_logging(settings.log_level)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db = Database(settings)
-        try:
-            await app.state.db.start()
-        except Exception:  # serve anyway: requests answer 503 and /readyz says why until it is up
-            log.warning("the database is not reachable at start-up", exc_info=True)
-        # What start-up built lives as long as the process: move it out of the
-        # collector's sight, so full collections stay short (tail latency).
-        gc.collect()
-        gc.freeze()
-        background = [
-            asyncio.create_task(_sweep_idempotency_keys(app.state.db)),
-            asyncio.create_task(watch_pool(app.state.db)),
-        ]
-        try:
-            yield
-        finally:
-            for task in background:
-                task.cancel()
-            await app.state.db.dispose()
-
-    app = EDMApp(
-        ACCOUNT_ROUTES,
-        title="EDM CRM API",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url="/api/v1/openapi.json",
-    )
-    app.state.settings = settings
-    app.state.verifier = TokenVerifier(settings)
-    assert settings.cursor_secret
-    app.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
-    routers = (health.router, docs.router, manifest.router)
-    for router in routers:
-        app.include_router(router)
-    app.add_route("/metrics", metrics_response, include_in_schema=False)
-    plain_routes = [r for r in app.router.routes if hasattr(r, "path_regex") and getattr(r, "methods", None)]
-    app.state.route_methods = [(r.path_regex, r.methods) for r in [*plain_routes, *(r for router in routers for r in router.routes)]]
-    install_handlers(app)
-    document = build_openapi()
-    app.openapi = lambda: document  # type: ignore[method-assign]
-    return app
+    return EDMApp(settings)

@@ -8,15 +8,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import fastapi_offline
-from fastapi import APIRouter
+import importlib.util
+
+from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse
 
 from edm.kit.errors import NotFound
+from edm.kit.web.routing import Route
 
-__all__ = ["router"]
+__all__ = ["ROUTES"]
 
-ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+
+def _assets() -> Path:
+    """The ``fastapi-offline`` package's static files (found, not imported: it would import FastAPI)."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    assert spec is not None and spec.submodule_search_locations, "the fastapi-offline package ships the Redoc assets"
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "static"
+
+
+ASSETS = _assets()
 _SERVED = {"redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -34,16 +44,11 @@ _PAGE = """<!doctype html>
 </html>
 """
 
-router = APIRouter()
-
-
-@router.get("/docs", include_in_schema=False)
-async def docs() -> HTMLResponse:
+async def docs(request: Request, caller: None) -> HTMLResponse:
     return HTMLResponse(_PAGE, headers={"Content-Security-Policy": _CSP})
 
 
-@router.get("/docs/assets/{name}", include_in_schema=False)
-async def asset(name: str) -> FileResponse:
+async def asset(request: Request, caller: None, name: str) -> FileResponse:
     if name not in _SERVED:
         raise NotFound("no such asset")
     return FileResponse(ASSETS / name, media_type=_SERVED[name], headers={"Cache-Control": "public, max-age=86400"})
@@ -54,3 +59,6 @@ _CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
 )
+
+
+ROUTES = (Route("GET", "/docs", docs, public=True), Route("GET", "/docs/assets/{name}", asset, public=True))

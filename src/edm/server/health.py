@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from edm.kit.errors import ServiceUnavailable
-from edm.server.deps import database
+from edm.kit.web.request import database
+from edm.kit.web.routing import Route
 
-__all__ = ["router"]
-
-router = APIRouter()
+__all__ = ["ROUTES"]
 
 
-@router.get("/healthz", include_in_schema=False)
-async def healthz() -> JSONResponse:
+async def healthz(request: Request, caller: None) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request, caller: None) -> JSONResponse:
     try:
         await database(request).ping()
     except Exception as exc:  # any driver error means "not ready"
         raise ServiceUnavailable("the database is not reachable") from exc
     return JSONResponse({"status": "ok", "database": database(request).dialect})
+
+
+ROUTES = (Route("GET", "/healthz", healthz, public=True), Route("GET", "/readyz", readyz, public=True))

@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from edm.kit.db import Database
 
-__all__ = ["configure_logging", "observe_request", "metrics_response", "watch_pool", "log"]
+__all__ = ["configure_logging", "observe_request", "metrics", "watch_pool", "log"]
 
 _MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -112,7 +112,7 @@ async def watch_pool(db: Database, every_seconds: float = 1.0) -> None:
         await asyncio.sleep(every_seconds)
 
 
-async def metrics_response(_: Request) -> Response:
+async def metrics(request: Request, caller: None) -> Response:
     if _MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

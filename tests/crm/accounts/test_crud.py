@@ -9,7 +9,9 @@ from datetime import datetime
 
 from tests.conftest import ACCOUNTS, Api, assert_problem
 
-from edm.crm.accounts.fields import FIELDS
+from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
+
+FIELDS = RESOURCE.fields
 
 ULID_ID = re.compile(r"acc_[0-7][0-9A-HJKMNP-TV-Z]{25}")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")

@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import ACCOUNTS, Api
 
-from edm.crm.accounts.fields import FIELDS
+from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
+
+FIELDS = RESOURCE.fields
 
 # Any character, lone surrogates and NUL included.
 text = st.text(st.characters(codec=None, categories=None), max_size=40) | st.sampled_from(

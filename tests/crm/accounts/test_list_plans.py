@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import SECRET, make_token
 
 from bench.seed import records
-from edm.crm.accounts import repository
-from edm.crm.accounts.list_sql import sort_values
-from edm.crm.accounts.listing import parse_list_query
 from edm.kit.auth import TokenVerifier
 from edm.kit.settings import Settings, database_url_for_driver
+from edm.crm.registry import REGISTRY
+
+ENGINE = REGISTRY["accounts"]
+repository = ENGINE.repository
+sort_values = ENGINE.sql.sort_values
+parse_list_query = ENGINE.grammar.parse
 
 BIG, SMALL, SMALL_TENANTS = "plan-big", 200, 60
 QUERIES = {

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import ACCOUNTS, Api
 
-from edm.crm.accounts.table import accounts
+from edm.crm.registry import REGISTRY
+
+accounts = REGISTRY["accounts"].tables.records
 from edm.kit.settings import database_url_for_driver
 
 

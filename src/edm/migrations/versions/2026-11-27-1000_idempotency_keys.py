@@ -9,7 +9,11 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from edm.kit.types import UTCDateTime
+
+# A frozen copy of edm.kit.types.UTCDateTime's storage: timestamptz on
+# PostgreSQL, fixed-width text ``YYYY-MM-DDTHH:MM:SS.mmmZ`` on SQLite.
+def UTCDateTime() -> sa.types.TypeEngine:  # noqa: N802
+    return sa.DateTime(timezone=True).with_variant(sa.String(24), "sqlite")
 
 revision = "2026_11_27_1000"
 down_revision = "2026_11_27_0900"

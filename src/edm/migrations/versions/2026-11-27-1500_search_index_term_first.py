@@ -14,7 +14,13 @@ Create Date: 2026-11-27 15:00:00
 
 from alembic import op
 
-from edm.crm.accounts.list_sql import PG_SEARCH_SQL
+# The expression `q` matches on PostgreSQL, as it was when this ran (a frozen
+# copy; edm.crm.engine.list_sql.pg_search_sql builds the live one from the
+# resource's searched fields, and a plan test checks that the two agree).
+PG_SEARCH_SQL = (
+    "(coalesce(name, '') || E'\\x1f' || coalesce(legal_name, '') || E'\\x1f' || coalesce(domain, '')"
+    " || E'\\x1f' || coalesce(website, '') || E'\\x1f' || coalesce(description, ''))"
+)
 
 revision = "2026_11_27_1500"
 down_revision = "2026_11_27_1400"

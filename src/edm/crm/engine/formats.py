@@ -1,24 +1,38 @@
-"""Checks and normalizations for the formatted string fields of SPEC §1.
+"""Formats of string fields: each check beside the JSON Schema that documents it.
 
-Each function takes the client's value and returns the stored value, or
-raises ``ValueError`` with a message for the client.
+A check takes the client's value and returns the stored value, or raises
+``ValueError`` with a message for the client.  A ``Format`` pairs a check
+with what the OpenAPI document and the manifest say of it, so a field that
+names a format gets its validation, its documented pattern and its filter
+value parsing from one place.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import urlsplit
 
+from edm.crm.engine import patterns
 from edm.kit.ids import parse_id, parse_user_id
 from edm.kit.types import iso_utc_millis
 
 __all__ = [
+    "Format",
+    "TRIMMED_NAME",
+    "URL",
+    "HOSTNAME",
+    "PHONE",
+    "USER_ID",
+    "record_id",
+    "COUNTRIES",
     "text_problem",
     "plain_text",
-    "account_name",
-    "account_id",
+    "trimmed",
     "user_id",
     "url",
     "hostname",
@@ -29,7 +43,7 @@ __all__ = [
     "json_scalar",
 ]
 
-_COUNTRIES = frozenset(
+COUNTRIES = frozenset(
     "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW "
     "BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI "
     "FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN "
@@ -66,20 +80,18 @@ def plain_text(value: str) -> str:
     return value
 
 
-def account_name(value: str) -> str:
-    trimmed = plain_text(value).strip()
-    if not trimmed:
-        raise ValueError("must not be empty or only white space")
-    if len(trimmed) > 255:
-        raise ValueError("must be at most 255 characters after trimming")
-    return trimmed
+def trimmed(max_length: int) -> Callable[[str], str]:
+    """Text of 1 to ``max_length`` characters once trimmed of surrounding white space."""
 
+    def check(value: str) -> str:
+        kept = plain_text(value).strip()
+        if not kept:
+            raise ValueError("must not be empty or only white space")
+        if len(kept) > max_length:
+            raise ValueError(f"must be at most {max_length} characters after trimming")
+        return kept
 
-def account_id(value: str) -> str:
-    canonical = parse_id("acc", value)
-    if canonical is None:
-        raise ValueError("must be an account id (acc_<ULID> or acc-<uuid>)")
-    return canonical
+    return check
 
 
 def user_id(value: str) -> str:
@@ -131,7 +143,7 @@ def phone(value: str) -> str:
 
 def country(value: str) -> str:
     code = value.upper()
-    if code not in _COUNTRIES:
+    if code not in COUNTRIES:
         raise ValueError("must be an ISO 3166-1 alpha-2 country code, like US")
     return code
 
@@ -165,3 +177,94 @@ def json_scalar(value: object) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else "numbers must be finite"
     return "must be a string, number, boolean or null"
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def _same(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class Format:
+    """A string field's format: its check, and what the API reference says of it.
+
+    ``input_schema``/``output_schema`` are JSON Schema keywords beside
+    ``"type": "string"`` for a request and a response value; when
+    ``sets_length`` they carry the length limits themselves.  ``filter_value``
+    reads a ``filter[...]`` value (raising ``ValueError`` with a message for a
+    400); ``filter_item`` is the pattern of one item of an ``in`` list.
+    """
+
+    name: str | None  # as the manifest's limits name it (None: not named)
+    check: Callable[[str], Any]
+    input_schema: Mapping[str, Any] = field(default_factory=dict)
+    output_schema: Mapping[str, Any] = field(default_factory=dict)
+    input_max_length: int | None = None  # what a request may send, when longer than what is stored
+    sets_length: bool = False
+    limits: Mapping[str, Any] = field(default_factory=dict)  # extra manifest limits
+    note: str = ""  # appended to the field's description in the API reference
+    filter_value: Callable[[str], Any] = _same
+    filter_item: str | None = None
+    prefix: str | None = None  # for record ids
+
+
+TRIMMED_NAME = Format(
+    None,
+    trimmed(255),
+    input_schema={"minLength": 1, "maxLength": 4096, "pattern": patterns.trimmed_text(255)},
+    output_schema={"minLength": 1, "maxLength": 255},
+    input_max_length=4096,
+    sets_length=True,
+    limits={"min_length": 1, "trimmed": True},
+    note=" Trimmed of surrounding white space.",
+)
+URL = Format(
+    "url", url, input_schema={"format": "uri", "pattern": patterns.URL}, output_schema={"format": "uri"}
+)
+HOSTNAME = Format(
+    "hostname",
+    hostname,
+    input_schema={"format": "hostname", "pattern": patterns.HOSTNAME},
+    output_schema={"format": "hostname"},
+    input_max_length=1024,  # the check limits the normalized length
+    note=" Stored lower-case.",
+    filter_value=str.lower,
+)
+PHONE = Format("phone", phone, input_schema={"pattern": patterns.PHONE}, output_schema={"pattern": patterns.PHONE})
+USER_ID = Format(
+    "user_id",
+    user_id,
+    input_schema={"pattern": patterns.USER_ID},
+    output_schema={"pattern": patterns.USER_ID},
+    filter_value=lambda raw: parse_user_id(raw) or raw,
+)
+
+
+def record_id(prefix: str, noun: str) -> Format:
+    """Ids of the records of one resource: ``<prefix>_<ULID>``, also ``<prefix>-<uuid>`` on input."""
+    article = "an" if noun[0] in "aeiou" else "a"
+
+    def check(value: str) -> str:
+        canonical = parse_id(prefix, value)
+        if canonical is None:
+            raise ValueError(f"must be {article} {noun} id ({prefix}_<ULID> or {prefix}-<uuid>)")
+        return canonical
+
+    def filter_value(raw: str) -> str:
+        canonical = parse_id(prefix, raw)
+        if canonical is None:
+            raise ValueError(f"must be {article} {noun} id")
+        return canonical
+
+    return Format(
+        f"{noun}_id",
+        check,
+        input_schema={"pattern": f"^{patterns.record_id(prefix)}$"},
+        output_schema={"pattern": patterns.canonical_record_id(prefix)},
+        note=f" Input also accepts `{prefix}-<uuid>`; output is canonical.",
+        filter_value=filter_value,
+        filter_item=patterns.record_id(prefix),
+        prefix=prefix,
+    )

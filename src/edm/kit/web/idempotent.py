@@ -11,7 +11,7 @@ from starlette.responses import Response
 from edm.kit.db import Connection
 from edm.kit import idempotency
 from edm.kit.auth import Caller
-from edm.server.deps import database
+from edm.kit.web.request import database
 
 __all__ = ["run_idempotent"]
 

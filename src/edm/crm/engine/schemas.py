@@ -1,8 +1,8 @@
-"""Request validation, generated from the field table.
+"""Request validation, generated from a resource's field table.
 
-``validate_create`` and ``validate_patch`` turn a decoded JSON object into
+``Validator.create`` and ``Validator.patch`` turn a decoded JSON object into
 the values to store, or raise one ``ValidationFailed`` naming every bad
-field at once.  The pydantic models are built from ``FIELDS``; the checks a
+field at once.  The pydantic models are built from the fields; the checks a
 model cannot express per field (custom field keys, tag de-duplication) follow
 in plain code with the same error shape.
 """
@@ -16,24 +16,22 @@ import orjson
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
 
-from edm.crm.accounts import formats
-from edm.crm.accounts.fields import (
+from edm.crm.engine import formats
+from edm.crm.engine.fields import (
     ADDRESS_TYPES,
-    BY_NAME,
-    CLIENT_FIELDS,
     CUSTOM_FIELD_KEY_PATTERN,
     MAX_ADDRESSES,
     MAX_CUSTOM_FIELDS,
     MAX_CUSTOM_FIELDS_BYTES,
-    MAX_EMPLOYEE_COUNT,
+    MAX_INTEGER,
     MAX_TAG_LENGTH,
     MAX_TAGS,
-    SERVER_FIELDS,
     Field,
 )
+from edm.crm.engine.resource import Resource
 from edm.kit.errors import FieldError, ValidationFailed
 
-__all__ = ["validate_create", "validate_patch", "check_custom_fields_total", "Address", "AccountCreate", "AccountPatch"]
+__all__ = ["Validator", "check_custom_fields_total", "Address"]
 
 _KEY = re.compile(CUSTOM_FIELD_KEY_PATTERN)
 
@@ -45,7 +43,8 @@ def _whole_float_to_int(value: Any) -> Any:
     return value
 
 
-_Integer = Annotated[int, BeforeValidator(_whole_float_to_int), PydanticField(ge=0, le=MAX_EMPLOYEE_COUNT)]
+def _integer(minimum: int) -> Any:
+    return Annotated[int, BeforeValidator(_whole_float_to_int), PydanticField(ge=minimum, le=MAX_INTEGER)]
 
 
 def _text(max_length: int, *checks: Any) -> Any:
@@ -69,31 +68,19 @@ class Address(BaseModel):
     country: _text(2, formats.country) | None = None  # type: ignore[valid-type]
 
 
-_FORMAT_CHECKS = {
-    "url": formats.url,
-    "hostname": formats.hostname,
-    "phone": formats.phone,
-    "user_id": formats.user_id,
-    "account_id": formats.account_id,
-}
-
-
 def _annotation(field: Field) -> Any:
     """The pydantic type of one client-writable field."""
-    if field.name == "name":
-        return Annotated[str, PydanticField(max_length=4096), AfterValidator(formats.account_name)]
     if field.kind in ("string", "id"):
-        checks = [_FORMAT_CHECKS[field.format]] if field.format else []
-        if field.format == "hostname":  # its check limits the normalized length
-            return _text(1024, *checks)
-        return _text(field.max_length or 255, *checks)
+        if field.format is None:
+            return _text(field.max_length or 255)
+        return _text(field.format.input_max_length or field.max_length or 255, field.format.check)
     if field.kind == "enum":
         assert field.enum
         return Literal[field.enum]  # type: ignore[valid-type]
     if field.kind == "integer":
-        return _Integer
+        return _integer(int(field.bounds[0]))
     if field.kind == "number":
-        return Annotated[float, PydanticField(ge=0, allow_inf_nan=False)]
+        return Annotated[float, PydanticField(ge=field.bounds[0], allow_inf_nan=False)]
     if field.kind == "date-time":
         return Annotated[str, PydanticField(max_length=64), AfterValidator(formats.rfc3339)]
     if field.kind == "addresses":
@@ -107,21 +94,17 @@ def _annotation(field: Field) -> Any:
 _CHECKED_OUTSIDE = ("tags", "custom_fields")
 
 
-def _model(name: str, *, create: bool) -> type[BaseModel]:
+def _model(name: str, client_fields: tuple[Field, ...], *, create: bool) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
-    for field in CLIENT_FIELDS:
+    for field in client_fields:
         annotation = _annotation(field)
         if create and field.required:
             definitions[field.name] = (annotation, ...)
         else:
             definitions[field.name] = (annotation | None, None)
     if not create:
-        definitions["version"] = (Annotated[int, BeforeValidator(_whole_float_to_int), PydanticField(ge=1, le=MAX_EMPLOYEE_COUNT)] | None, None)
+        definitions["version"] = (_integer(1) | None, None)
     return create_model(name, __config__=ConfigDict(extra="forbid", strict=True), **definitions)
-
-
-AccountCreate = _model("AccountCreate", create=True)
-AccountPatch = _model("AccountPatch", create=False)
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -145,22 +128,6 @@ def _message(error: dict[str, Any]) -> str:
         return "must not contain unpaired surrogates"
     msg = str(error["msg"])
     return msg.removeprefix("Value error, ")
-
-
-def _split_known(body: dict[str, Any], *, allow_version: bool) -> tuple[dict[str, Any], list[FieldError]]:
-    """Drop the keys a client may not send, with an error for each."""
-    errors: list[FieldError] = []
-    clean: dict[str, Any] = {}
-    for key, value in body.items():
-        if key == "version" and allow_version:
-            clean[key] = value
-        elif key in SERVER_FIELDS:
-            errors.append(FieldError(key, "is written by the server and cannot be set"))
-        elif key not in BY_NAME:
-            errors.append(FieldError(key, "is not a known field"))
-        else:
-            clean[key] = value
-    return clean, errors
 
 
 def _run_model(model: type[BaseModel], body: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
@@ -249,32 +216,57 @@ def _finish(values: dict[str, Any], errors: list[FieldError], *, patch: bool) ->
     return values
 
 
-def validate_create(body: dict[str, Any]) -> dict[str, Any]:
-    """Every client field's stored value on a new record (defaults filled in)."""
-    clean, errors = _split_known(body, allow_version=False)
-    values = _run_model(AccountCreate, clean, errors)
-    values = _finish(values, errors, patch=False)
-    for field in CLIENT_FIELDS:
-        if values.get(field.name) is None:
-            values[field.name] = _default(field)
-    return values
+class Validator:
+    """Validation of one resource's create bodies and merge patches."""
 
+    def __init__(self, resource: Resource) -> None:
+        self._by_name = resource.by_name
+        self._server_fields = resource.server_fields
+        self._client_fields = resource.client_fields
+        self.create_model = _model(f"{resource.title}Create", self._client_fields, create=True)
+        self.patch_model = _model(f"{resource.title}Patch", self._client_fields, create=False)
 
-def validate_patch(body: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields the patch names; null means "clear" (back to the default)."""
-    clean, errors = _split_known(body, allow_version=True)
-    for key, value in clean.items():
-        if value is None and key in BY_NAME and not BY_NAME[key].nullable and BY_NAME[key].default is None:
-            errors.append(FieldError(key, "cannot be null"))
-    values = _run_model(AccountPatch, {k: v for k, v in clean.items() if v is not None}, errors)
-    for key, value in clean.items():
-        if value is None and key in BY_NAME:
-            values[key] = None
-    values = _finish(values, errors, patch=True)
-    for key, value in list(values.items()):
-        if value is None and key in BY_NAME and key != "custom_fields":
-            values[key] = _default(BY_NAME[key])
-    return values
+    def _split_known(self, body: dict[str, Any], *, allow_version: bool) -> tuple[dict[str, Any], list[FieldError]]:
+        """Drop the keys a client may not send, with an error for each."""
+        errors: list[FieldError] = []
+        clean: dict[str, Any] = {}
+        for key, value in body.items():
+            if key == "version" and allow_version:
+                clean[key] = value
+            elif key in self._server_fields:
+                errors.append(FieldError(key, "is written by the server and cannot be set"))
+            elif key not in self._by_name:
+                errors.append(FieldError(key, "is not a known field"))
+            else:
+                clean[key] = value
+        return clean, errors
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Every client field's stored value on a new record (defaults filled in)."""
+        clean, errors = self._split_known(body, allow_version=False)
+        values = _run_model(self.create_model, clean, errors)
+        values = _finish(values, errors, patch=False)
+        for field in self._client_fields:
+            if values.get(field.name) is None:
+                values[field.name] = _default(field)
+        return values
+
+    def patch(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Only the fields the patch names; null means "clear" (back to the default)."""
+        by_name = self._by_name
+        clean, errors = self._split_known(body, allow_version=True)
+        for key, value in clean.items():
+            if value is None and key in by_name and not by_name[key].nullable and by_name[key].default is None:
+                errors.append(FieldError(key, "cannot be null"))
+        values = _run_model(self.patch_model, {k: v for k, v in clean.items() if v is not None}, errors)
+        for key, value in clean.items():
+            if value is None and key in by_name:
+                values[key] = None
+        values = _finish(values, errors, patch=True)
+        for key, value in list(values.items()):
+            if value is None and key in by_name and key != "custom_fields":
+                values[key] = _default(by_name[key])
+        return values
 
 
 def _default(field: Field) -> Any:

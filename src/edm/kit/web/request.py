@@ -1,14 +1,15 @@
-"""What every domain's routes take from the request: the caller, the database, the settings."""
+"""What every route takes from the request: the caller, the database, the settings."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
 from edm.kit.auth import Caller, TokenVerifier
+from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
 from edm.kit.settings import Settings
 
-__all__ = ["authenticate", "database", "settings"]
+__all__ = ["authenticate", "database", "settings", "cursor_signer"]
 
 
 async def authenticate(request: Request, scopes: tuple[str, ...]) -> Caller:
@@ -25,3 +26,7 @@ def database(request: Request) -> Database:
 
 def settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def cursor_signer(request: Request) -> CursorSigner:
+    return request.app.state.cursor_signer

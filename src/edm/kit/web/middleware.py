@@ -1,7 +1,9 @@
-"""Pure ASGI middleware: request ids, the body limit, and the last-resort 500.
+"""The edge of every request: request ids, the body limit, errors, and observation.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) keeps the per-request cost to a few
-function calls.
+function calls.  Any exception raised below (a handler, the router's 404 and
+405, the body limit) is rendered here as problem+json, the one place errors
+become responses.
 """
 
 from __future__ import annotations
@@ -9,30 +11,33 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from edm.kit.errors import APIError, PayloadTooLarge
+from edm.kit.errors import PayloadTooLarge
 from edm.kit.jsonbody import MAX_BODY_BYTES
-from edm.server.observability import observe_request
-from edm.server.problems import PROBLEM_JSON, problem_body, unexpected_error
+from edm.kit.web.problems import problem_response
 
-__all__ = ["RequestContextMiddleware"]
+__all__ = ["RequestContextMiddleware", "Observer"]
 
 log = structlog.get_logger("edm.server")
 _CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 Scope = dict[str, Any]
+# Called once per answered request with (scope, status, seconds): metrics and the log line.
+Observer = Callable[[Scope, int, float], None]
 
 
 class RequestContextMiddleware:
     """Gives every request an id (``X-Request-Id``, the client's if it is sane),
-    refuses bodies over 1 MiB with 413, and turns any unexpected exception into
-    a problem+json 500 that carries the request id and nothing else."""
+    refuses bodies over 1 MiB with 413, renders every error as problem+json,
+    and reports each answered request to ``observe``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, observe: Observer) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -53,12 +58,6 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        declared = _content_length(scope)
-        if declared is not None and declared > MAX_BODY_BYTES:
-            await _send_problem(send_with_id, PayloadTooLarge(_too_large()), request_id)
-            observe_request(scope, status, time.perf_counter() - began)
-            return
-
         received = 0
 
         async def limited_receive() -> dict[str, Any]:
@@ -71,13 +70,17 @@ class RequestContextMiddleware:
             return message
 
         try:
+            declared = _content_length(scope)
+            if declared is not None and declared > MAX_BODY_BYTES:
+                raise PayloadTooLarge(_too_large())
             await self.app(scope, limited_receive, send_with_id)
-        except Exception:
-            log.exception("unhandled error", request_id=request_id)
+        except Exception as exc:
             if not started:
-                await _send_problem(send_with_id, unexpected_error(), request_id)
+                await problem_response(exc, request_id)(scope, receive, send_with_id)
+            else:  # too late to answer with a problem: the response is under way
+                log.error("error after the response started", request_id=request_id, exc_info=exc)
         finally:
-            observe_request(scope, status, time.perf_counter() - began)
+            self.observe(scope, status, time.perf_counter() - began)
 
 
 def _too_large() -> str:
@@ -99,11 +102,3 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _send_problem(send: Any, error: APIError, request_id: str) -> None:
-    body = problem_body(error, request_id)
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

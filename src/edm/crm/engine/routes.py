@@ -1,0 +1,339 @@
+"""HTTP for a resource: parse, call the service in one transaction, answer.
+
+``resource_routes(engine)`` declares the seven operations of any resource
+(list, create, get, update, delete/purge, restore) with what the API
+reference says of each: parameters, body, responses and the errors they
+raise.  Business rules live in the ``Service``; SQL in the ``Repository``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from edm.crm.engine.openapi import list_parameters
+from edm.crm.engine.resource import ADMIN_SCOPE
+from edm.kit.auth import Caller
+from edm.kit.db import Connection
+from edm.kit.errors import (
+    Conflict,
+    FieldError,
+    InvalidParameter,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnsupportedMediaType,
+    ValidationFailed,
+    VersionConflict,
+)
+from edm.kit.idempotency import MAX_KEY_LENGTH, IdempotencyConflict, IdempotencyInFlight
+from edm.kit.jsonbody import JSON, JSON_OR_MERGE_PATCH, read_json_object
+from edm.kit.preconditions import etag, parse_condition
+from edm.kit.web.idempotent import run_idempotent
+from edm.kit.web.openapi import header_parameter, json_response, query_parameter, response_headers
+from edm.kit.web.request import cursor_signer, database, settings
+from edm.kit.web.routing import Doc, Route
+from edm.crm.engine.patterns import ETAG_LIST
+
+if TYPE_CHECKING:
+    from edm.crm.engine.engine import RecordEngine
+
+__all__ = ["resource_routes"]
+
+_REQUEST_ID = header_parameter(
+    "X-Request-Id",
+    {"type": "string"},
+    "A trace id to carry: kept when it matches `[A-Za-z0-9._:-]{1,128}`, otherwise replaced.",
+)
+_IF_MATCH = header_parameter(
+    "If-Match",
+    {"type": "string", "pattern": ETAG_LIST},
+    'Apply only at this version: `"<version>"` (the ETag), a list of them, or `*`; otherwise 412.',
+)
+_IF_NONE_MATCH = header_parameter(
+    "If-None-Match", {"type": "string", "pattern": ETAG_LIST}, "304 Not Modified when the ETag matches."
+)
+_IDEMPOTENCY_KEY = header_parameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"},
+    "Replays the first response (status, body, headers, `Idempotent-Replayed: true`) for 24 h when the same "
+    "key comes with the same request; a different request is a 422, one still running a 409.",
+)
+_BODY_ERRORS = (PayloadTooLarge, UnsupportedMediaType, ValidationFailed)
+
+
+def _purge_flag(request: Request) -> bool:
+    """``?purge=true`` makes a delete an erasure; no other parameter is taken."""
+    for name, value in request.query_params.multi_items():
+        if name != "purge" or value not in ("true", "false") or len(request.query_params.getlist("purge")) > 1:
+            message = "only purge=true|false is accepted" if name == "purge" else "is not a known query parameter"
+            raise InvalidParameter(f"{name}: {message}", errors=[FieldError(name, message)])
+    return request.query_params.get("purge") == "true"
+
+
+def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
+    """The routes of one resource, handlers and documentation together."""
+    resource, service, render = engine.resource, engine.service, engine.render
+    noun, title, path, item = resource.noun, resource.title, resource.path, resource.item_path
+    read, write = resource.read_scope, resource.write_scope
+    idempotency_scope = {"create": f"POST {path}", "restore": f"POST {item.replace(resource.id_parameter, 'id')}/restore"}
+
+    def record(row: Any, status: int = 200, **headers: str) -> Response:
+        return Response(
+            render.record_json(row),
+            status_code=status,
+            media_type="application/json",
+            headers={"ETag": etag(row["version"]), **headers},
+        )
+
+    async def list_records(request: Request, caller: Caller) -> Response:
+        query = engine.grammar.parse(request.query_params.multi_items())
+        async with database(request).read() as conn:
+            page = await service.list(conn, caller, query, cursor_signer(request))
+        body = render.page_json(page.rows, page.has_more, page.next_cursor, page.total, query.fields)
+        return Response(body, media_type="application/json")
+
+    async def create_record(request: Request, caller: Caller) -> Response:
+        body = await read_json_object(request, JSON)
+
+        async def effect(conn: Connection) -> tuple[Response, str]:
+            row = await service.create(conn, caller, body)
+            return record(row, 201, Location=f"{path}/{row['id']}"), row["id"]
+
+        return await run_idempotent(request, caller, idempotency_scope["create"], body, effect)
+
+    async def get_record(request: Request, caller: Caller, **ids: str) -> Response:
+        (record_id,) = ids.values()
+        if_none_match = parse_condition(request.headers.get("if-none-match"), "If-None-Match")
+        async with database(request).read() as conn:
+            row = await service.get(conn, caller, record_id)
+        if if_none_match is not None and if_none_match.matches_weak(row["version"]):
+            return Response(status_code=304, headers={"ETag": etag(row["version"])})
+        return record(row)
+
+    async def update_record(request: Request, caller: Caller, **ids: str) -> Response:
+        (record_id,) = ids.values()
+        if_match = parse_condition(request.headers.get("if-match"), "If-Match")
+        body = await read_json_object(request, JSON_OR_MERGE_PATCH)
+        async with database(request).write() as conn:
+            row = await service.update(
+                conn, caller, record_id, body, if_match=if_match, require_precondition=settings(request).require_if_match
+            )
+        return record(row)
+
+    async def delete_record(request: Request, caller: Caller, **ids: str) -> Response:
+        (record_id,) = ids.values()
+        purge = _purge_flag(request)
+        caller.require(ADMIN_SCOPE if purge else write)
+        if_match = parse_condition(request.headers.get("if-match"), "If-Match")
+        operation = service.purge if purge else service.delete
+        async with database(request).write() as conn:
+            await operation(
+                conn, caller, record_id, if_match=if_match, require_precondition=settings(request).require_if_match
+            )
+        return Response(status_code=204)
+
+    async def restore_record(request: Request, caller: Caller, **ids: str) -> Response:
+        (record_id,) = ids.values()
+        if_match = parse_condition(request.headers.get("if-match"), "If-Match")
+
+        async def effect(conn: Connection) -> tuple[Response, str]:
+            row = await service.restore(
+                conn, caller, record_id, if_match=if_match, require_precondition=settings(request).require_if_match
+            )
+            return record(row), row["id"]
+
+        return await run_idempotent(request, caller, idempotency_scope["restore"], None, effect)
+
+    # ------------------------------------------------------------------- the API reference
+
+    sdk = resource.sdk
+    id_param = {
+        "name": resource.id_parameter,
+        "in": "path",
+        "required": True,
+        "description": f"`{resource.id_prefix}_<ULID>` (or the same 128 bits as `{resource.id_prefix}-<uuid>`); anything else is a 404.",
+        "schema": {"type": "string", "pattern": resource.by_name["id"].format.input_schema["pattern"]},  # type: ignore[union-attr]
+    }
+    ops = {
+        "list": f"list{resource.name.capitalize()}",
+        "create": f"create{title}",
+        "get": f"get{title}",
+        "update": f"update{title}",
+        "delete": f"delete{title}",
+        "restore": f"restore{title}",
+    }
+
+    def links(source: str, *targets: str) -> dict[str, Any]:
+        """What a response's record leads to: the operations on the same record."""
+        value = f"$request.path.{resource.id_parameter}" if source == "path" else "$response.body#/id"
+        out: dict[str, Any] = {}
+        for target in targets:
+            parameters = {resource.id_parameter: value}
+            if target in (ops["update"], ops["delete"]) and source == "body":
+                parameters["header.If-Match"] = "$response.header.ETag"
+            out[target] = {"operationId": target, "parameters": parameters}
+        return out
+
+    def scopes_note(scopes: tuple[str, ...], purge: bool = False) -> str:
+        return (
+            f"\n\nScopes: a token with a `scope` claim needs `{'` or `'.join(scopes)}`"
+            + (f" (`{ADMIN_SCOPE}` with `purge=true`)" if purge else "")
+            + "; a token without one (a human session) may read and write"
+            + (", but not purge." if purge else ".")
+        )
+
+    def doc(name: str, summary: str, description: str, scopes: tuple[str, ...], responses: dict[str, Any], **kw: Any) -> Doc:
+        purge = name == "delete"
+        methods = [f"{sdk}.{name}"] + ([f"{sdk}.purge"] if purge else [])
+        extensions = {"x-sdk-methods": methods, "x-scopes": sorted({*scopes, *((ADMIN_SCOPE,) if purge else ())})}
+        return Doc(
+            operation_id=ops[name],
+            summary=summary,
+            description=description + scopes_note(scopes, purge),
+            tag=resource.name,
+            responses=responses,
+            extensions=extensions,
+            scopes=scopes,
+            **kw,
+        )
+
+    def body(ref: str, example: Any, *media_types: str) -> dict[str, Any]:
+        media = {"schema": {"$ref": f"#/components/schemas/{ref}"}, "example": dict(example)}
+        return {"required": True, "content": {media_type: media for media_type in media_types}}
+
+    return (
+        Route(
+            "GET",
+            path,
+            list_records,
+            (read,),
+            doc=doc(
+                "list",
+                f"List {resource.name}",
+                f"One page of the caller's {resource.name}, newest first unless `sort` says otherwise. "
+                "Any other query parameter is a 400 naming it.",
+                (read,),
+                {"200": json_response(f"{title}List", f"A page of {resource.name}.")},
+                parameters=(*list_parameters(resource, engine.grammar), _REQUEST_ID),
+            ),
+        ),
+        Route(
+            "POST",
+            path,
+            create_record,
+            (write,),
+            doc=doc(
+                "create",
+                f"Create {_a(noun)}",
+                f"Create {_a(noun)} from its client-writable fields.",
+                (write,),
+                {
+                    "201": json_response(title, "Created.", "Location", "ETag", "Idempotent-Replayed")
+                    | {"links": links("body", ops["get"], ops["update"], ops["delete"])}
+                },
+                errors=(*_BODY_ERRORS, IdempotencyInFlight, IdempotencyConflict),
+                parameters=(_IDEMPOTENCY_KEY, _REQUEST_ID),
+                request_body=body(f"{title}Create", resource.create_example, "application/json"),
+            ),
+        ),
+        Route(
+            "GET",
+            item,
+            get_record,
+            (read,),
+            doc=doc(
+                "get",
+                f"Get {_a(noun)}",
+                f"One {noun}. Soft-deleted {resource.name} are a 404.",
+                (read,),
+                {
+                    "200": json_response(title, f"The {noun}.", "ETag"),
+                    "304": {
+                        "description": "Not modified: If-None-Match names the current version.",
+                        "headers": response_headers("ETag"),
+                    },
+                },
+                errors=(NotFound,),
+                parameters=(_IF_NONE_MATCH, _REQUEST_ID),
+                path_parameters=(id_param,),
+            ),
+        ),
+        Route(
+            "PATCH",
+            item,
+            update_record,
+            (write,),
+            doc=doc(
+                "update",
+                f"Update {_a(noun)} (JSON Merge Patch)",
+                "Apply a JSON Merge Patch. `version` in the body (409) or If-Match (412) makes it conditional.",
+                (write,),
+                {
+                    "200": json_response(title, f"The updated {noun}.", "ETag")
+                    | {"links": links("body", ops["get"], ops["delete"])}
+                },
+                errors=(NotFound, VersionConflict, PreconditionFailed, *_BODY_ERRORS, PreconditionRequired),
+                parameters=(_IF_MATCH, _REQUEST_ID),
+                path_parameters=(id_param,),
+                request_body=body(f"{title}Patch", resource.patch_example, "application/json", "application/merge-patch+json"),
+            ),
+        ),
+        Route(
+            "DELETE",
+            item,
+            delete_record,  # write, or admin for a purge: it checks
+            doc=doc(
+                "delete",
+                f"Delete {_a(noun)} (soft)",
+                f"Soft-delete the {noun} (it drops out of list and get; `restore` brings it back). "
+                "With `purge=true`, erase it and its history for good, live or deleted.",
+                (write,),
+                {
+                    "204": {
+                        "description": "Deleted.",
+                        "headers": response_headers(),
+                        "links": links("path", ops["restore"], ops["get"]),
+                    }
+                },
+                errors=(NotFound, PreconditionFailed, PreconditionRequired),
+                parameters=(
+                    query_parameter(
+                        "purge",
+                        {"type": "boolean", "default": False},
+                        f"`true` erases the {noun} and its history for good (needs `{ADMIN_SCOPE}`); "
+                        "no other query parameter is taken.",
+                    ),
+                    _IF_MATCH,
+                    _REQUEST_ID,
+                ),
+                path_parameters=(id_param,),
+            ),
+        ),
+        Route(
+            "POST",
+            item + "/restore",
+            restore_record,
+            (write,),
+            doc=doc(
+                "restore",
+                f"Restore a deleted {noun}",
+                f"Bring back a soft-deleted {noun} (409 `conflict` when it is not deleted).",
+                (write,),
+                {
+                    "200": json_response(title, f"The restored {noun}.", "ETag", "Idempotent-Replayed")
+                    | {"links": links("body", ops["get"], ops["update"], ops["delete"])}
+                },
+                errors=(NotFound, Conflict, PreconditionFailed, ValidationFailed, PreconditionRequired),
+                parameters=(_IF_MATCH, _IDEMPOTENCY_KEY, _REQUEST_ID),
+                path_parameters=(id_param,),
+            ),
+        ),
+    )
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"

@@ -1,0 +1,1 @@
+"""Web plumbing shared by every route: declarations, routing, errors, request context."""
