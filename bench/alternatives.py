@@ -35,9 +35,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench import point, writes
 from bench.common import DEFAULT_URL, SECRET, ensure_database, free_port, server, wait_until_ready, wrk
 from bench.list import token
-from edm.crm.accounts import repository
-from edm.crm.accounts.fields import CLIENT_FIELDS
-from edm.crm.accounts.schemas import validate_create
+from edm.crm.registry import REGISTRY
 from edm.kit.db import Database
 from edm.kit.settings import Settings
 
@@ -46,6 +44,9 @@ _MSGSPEC_TYPES: dict[str, Any] = {
     "addresses": list[dict[str, Any]], "custom_fields": dict[str, Any], "tags": list[str],
 }  # fmt: skip
 
+
+ENGINE = REGISTRY["accounts"]
+repository, CLIENT_FIELDS, validate_create = ENGINE.repository, ENGINE.resource.client_fields, ENGINE.validator.create
 
 def _msgspec_struct() -> type:
     fields = []

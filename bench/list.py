@@ -20,12 +20,13 @@ from sqlalchemy.dialects import postgresql
 
 from bench import seed as seeding
 from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, load_arguments, pgbench, report, server, wrk
-from edm.crm.accounts import repository
-from edm.crm.accounts.listing import parse_list_query
+from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner
 from edm.kit.settings import Settings
 
+repository = REGISTRY["accounts"].repository
+parse_list_query = REGISTRY["accounts"].grammar.parse
 PATH = "/api/v1/crm/accounts"
 TENANT = "bench-big"
 WORKLOADS: dict[str, list[tuple[str, str]]] = {

@@ -37,11 +37,12 @@ from bench import seed as seeding
 from bench import writes
 from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench_mix, report, server_process, wrk
 from bench.list import token
-from edm.crm.accounts import repository
-from edm.crm.accounts.listing import parse_list_query
+from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier
 from edm.kit.settings import Settings
 
+repository = REGISTRY["accounts"].repository
+parse_list_query = REGISTRY["accounts"].grammar.parse
 PATH = "/api/v1/crm/accounts"
 TENANT = "bench-point"
 RECORDS = 10_000

@@ -22,12 +22,13 @@ import httpx
 
 from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench, report, server, wrk
 from bench.list import token
-from edm.crm.accounts import service
-from edm.crm.accounts.schemas import validate_create
+from edm.crm.engine import service
+from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier
 from edm.kit.settings import Settings
 
 
+ENGINE = REGISTRY["accounts"]
 PATH = "/api/v1/crm/accounts"
 TENANT = "bench-writes"
 RECORDS = 2000
@@ -88,7 +89,7 @@ def _caller():  # type: ignore[no-untyped-def]
 
 
 def _insert_sql() -> str:
-    values = validate_create(dict(BODY))
+    values = ENGINE.validator.create(dict(BODY))
     now = service._now()
     values.update(
         name_key=values["name"].casefold(), id="__ID__", created_at=now, updated_at=now, created_by="bench", updated_by="bench",
@@ -96,8 +97,7 @@ def _insert_sql() -> str:
     )  # fmt: skip
     import sqlalchemy as sa
 
-    from edm.crm.accounts.table import COLUMNS, accounts
-
+    accounts, COLUMNS = ENGINE.tables.records, ENGINE.tables.columns
     statement = sa.insert(accounts).values(values).returning(*COLUMNS)
     return inline_sql(statement).replace("'__ID__'", "('acc_' || md5(random()::text))")
 
@@ -105,16 +105,14 @@ def _insert_sql() -> str:
 def _update_sql() -> str:
     import sqlalchemy as sa
 
-    from edm.crm.accounts.repository import _later_of, _merge_custom_fields
-    from edm.crm.accounts.table import COLUMNS, accounts
-
+    accounts, COLUMNS = ENGINE.tables.records, ENGINE.tables.columns
     c = accounts.c
     values = {
         "industry": "Software",
         "schema_version": 1,
-        "custom_fields": _merge_custom_fields({"seats": 300}, "postgresql"),
+        "custom_fields": ENGINE.repository._merge_custom_fields({"seats": 300}, "postgresql"),
         "version": c.version + 1,
-        "updated_at": _later_of(service._now(), c.updated_at, "postgresql"),
+        "updated_at": ENGINE.repository.later_of(service._now(), c.updated_at, "postgresql"),
         "updated_by": "bench",
     }
     statement = (

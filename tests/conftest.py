@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
+from edm.crm.registry import REGISTRY, Registry
 from edm.kit.migrate import upgrade
 from edm.kit.settings import Settings
 from edm.server.app import create_app
@@ -124,8 +125,8 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """``serve(settings)`` starts a server for the rest of the session and returns its URL."""
     servers: list[ServerThread] = []
 
-    def start(settings: Settings) -> str:
-        server = ServerThread(create_app(settings)).__enter__()
+    def start(settings: Settings, registry: Registry = REGISTRY) -> str:
+        server = ServerThread(create_app(settings, registry)).__enter__()
         servers.append(server)
         return server.url
 
@@ -239,3 +240,24 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
     if field is not None:
         assert field in [e["field"] for e in body["errors"]], body
     return body
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """Every statement the server sends: through SQLAlchemy (SQLite) and straight to asyncpg (PostgreSQL)."""
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        captured.append((statement, parameters))
+
+    for method in ("fetch", "fetchrow", "execute"):
+        original = getattr(asyncpg.Connection, method)
+
+        async def recording(self, query, *args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            captured.append((query, args))
+            return await _original(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, method, recording)
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+    yield captured
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import sqlalchemy as sa
+
 from edm.crm.accounts.resource import ACCOUNTS
 from edm.crm.engine.engine import RecordEngine
 from edm.crm.engine.resource import Resource
+from edm.crm.engine.table import metadata
 from edm.kit.web.routing import Route
 
 __all__ = ["Registry", "REGISTRY"]
 
 
 class Registry:
-    def __init__(self, resources: tuple[Resource, ...]) -> None:
-        self._engines = {resource.name: RecordEngine(resource) for resource in resources}
+    """Resources by name, each bound to its engine; their tables live in ``meta``."""
+
+    def __init__(self, resources: tuple[Resource, ...], meta: sa.MetaData = metadata) -> None:
+        self._engines = {resource.name: RecordEngine(resource, meta) for resource in resources}
 
     def __iter__(self) -> Iterator[RecordEngine]:
         return iter(self._engines.values())

@@ -16,6 +16,8 @@ import orjson
 import structlog
 from starlette.datastructures import State
 
+from edm.crm.manifest import build_manifest
+from edm.crm.registry import REGISTRY, Registry
 from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
@@ -25,7 +27,7 @@ from edm.kit.web.middleware import RequestContextMiddleware
 from edm.kit.web.routing import Router
 from edm.server.observability import configure_logging, observe_request, watch_pool
 from edm.server.openapi import build_openapi
-from edm.server.routes import ROUTES
+from edm.server.routes import service_routes
 
 __all__ = ["create_app", "EDMApp"]
 
@@ -47,16 +49,19 @@ async def _sweep_idempotency_keys(db: Database) -> None:
 class EDMApp:
     """The ASGI application: HTTP through the middleware and router, and the lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, registry: Registry = REGISTRY) -> None:
         self.settings = settings
+        self.registry = registry
         self.state = State()
         self.state.settings = settings
         self.state.verifier = TokenVerifier(settings)
         assert settings.cursor_secret
         self.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
-        self.router = Router(ROUTES)
-        self._openapi = build_openapi(ROUTES)
+        routes = service_routes(registry)
+        self.router = Router(routes)
+        self._openapi = build_openapi(registry, routes)
         self.openapi_json = orjson.dumps(self._openapi)
+        self.manifest_json = orjson.dumps(build_manifest(registry))
         self._edge = RequestContextMiddleware(self.router, observe_request)
         self._background: list[asyncio.Task[None]] = []
 
@@ -107,9 +112,9 @@ class EDMApp:
         await self.state.db.dispose()
 
 
-def create_app(settings: Settings | None = None) -> EDMApp:
-    """Build the ASGI app; settings default to the ``EDM_*`` environment."""
+def create_app(settings: Settings | None = None, registry: Registry = REGISTRY) -> EDMApp:
+    """Build the ASGI app serving ``registry``; settings default to the ``EDM_*`` environment."""
     settings = (settings or load_settings()).with_secret()
     settings.validate()
     configure_logging(settings.log_level)
-    return EDMApp(settings)
+    return EDMApp(settings, registry)

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from edm.crm.manifest import MANIFEST_PATH, OPENAPI_PATH, build_manifest
+from edm.crm.manifest import MANIFEST_PATH, OPENAPI_PATH
 from edm.kit.web.openapi import json_response
 from edm.kit.web.routing import Doc, Route
 
 __all__ = ["ROUTES"]
-
-_MANIFEST = orjson.dumps(build_manifest())
-
 
 async def openapi(request: Request, caller: None) -> Response:
     return Response(request.app.openapi_json, media_type="application/json")
 
 
 async def manifest(request: Request, caller: None) -> Response:
-    return Response(_MANIFEST, media_type="application/json")
+    return Response(request.app.manifest_json, media_type="application/json")
 
 
 ROUTES = (

@@ -17,13 +17,15 @@ from edm.crm.manifest import API_VERSION, MANIFEST_PATH, MANIFEST_SCHEMA
 from edm.crm.registry import REGISTRY, Registry
 from edm.kit.web.openapi import build_document
 from edm.kit.web.routing import Route
+from edm.server.routes import service_routes
 
 __all__ = ["build_openapi"]
 
 
-def build_openapi(routes: Sequence[Route] | None = None, registry: Registry = REGISTRY) -> dict[str, Any]:
+def build_openapi(registry: Registry = REGISTRY, routes: Sequence[Route] | None = None) -> dict[str, Any]:
+    """The document of ``routes`` (default: every route of the service for ``registry``)."""
     if routes is None:
-        from edm.server.routes import ROUTES as routes
+        routes = service_routes(registry)
     schemas: dict[str, Any] = {}
     for engine in registry:
         schemas |= resource_schemas(engine.resource)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -37,27 +36,6 @@ def test_schema_matches_field_table(database_urls: dict[str, str], backend: str)
     migrated = _reflect(database_urls[backend])
     expected = {c.name: c.nullable for c in accounts.columns}
     assert migrated == expected
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
-    """Every statement the server sends: through SQLAlchemy (SQLite) and straight to asyncpg (PostgreSQL)."""
-    captured: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        captured.append((statement, parameters))
-
-    for method in ("fetch", "fetchrow", "execute"):
-        original = getattr(asyncpg.Connection, method)
-
-        async def recording(self, query, *args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
-            captured.append((query, args))
-            return await _original(self, query, *args, **kwargs)
-
-        monkeypatch.setattr(asyncpg.Connection, method, recording)
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
-    yield captured
-    sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
 
 
 def test_every_statement_on_accounts_filters_on_the_tenant(api: Api, statements: list[tuple[str, object]]) -> None:
