@@ -1,4 +1,4 @@
-"""The SDK's public surface: names, signatures and models that must not drift from the field table."""
+"""The SDK's public surface: names, signatures and models that must not drift from the API manifest."""
 
 from __future__ import annotations
 
@@ -13,14 +13,23 @@ import pytest
 import edm
 import edm.sdk
 from edm import NOT_GIVEN
-from edm.crm.accounts.fields import ADDRESS_KEYS, ADDRESS_TYPES, CLIENT_FIELDS, FIELDS, SOURCE_TYPES
+from edm.codegen.sdk import KINDS
 from edm.sdk import errors
 from edm.sdk._query import encode_value, filter_params
 from edm.sdk.models import ACCOUNT_FIELD_TYPES, AddressParam, AddressType, SourceType
 from edm.sdk.resources.customer.accounts import Accounts, AsyncAccounts
+from edm.crm.manifest import build_manifest
+
+# The SDK is compared with the manifest (what the server says it offers), not with the server's own tables.
+ACCOUNTS = next(resource for resource in build_manifest()["resources"] if resource["name"] == "accounts")
+FIELDS: list[dict[str, typing.Any]] = ACCOUNTS["fields"]
+BY_NAME = {f["name"]: f for f in FIELDS}
+CLIENT_FIELD_NAMES = {f["name"] for f in FIELDS if f["writer"] == "client"}
+ADDRESS_KEYS = tuple(BY_NAME["addresses"]["limits"]["item_keys"])
+ADDRESS_TYPES = tuple(BY_NAME["addresses"]["limits"]["address_types"])
+SOURCE_TYPES = tuple(BY_NAME["source_type"]["limits"]["enum"])
 
 CALL_OPTIONS = {"extra_headers", "timeout"}
-CLIENT_FIELD_NAMES = {f.name for f in CLIENT_FIELDS}
 
 
 def test_edm_all_is_what_we_mean() -> None:
@@ -74,7 +83,7 @@ def test_create_and_update_take_exactly_the_client_writable_fields(resource: typ
     for name in CLIENT_FIELD_NAMES:
         assert create[name].kind is inspect.Parameter.KEYWORD_ONLY and update[name].kind is inspect.Parameter.KEYWORD_ONLY
         assert update[name].default is NOT_GIVEN
-        required = next(f for f in CLIENT_FIELDS if f.name == name).required
+        required = BY_NAME[name]["required_on_create"]
         assert (create[name].default is inspect.Parameter.empty) is required, name
 
 
@@ -104,13 +113,13 @@ def test_client_signatures_are_twins() -> None:
     assert sync.parameters["timeout"].default == 30.0 and sync.parameters["max_retries"].default == 2
 
 
-def test_account_model_is_generated_from_the_field_table() -> None:
-    assert list(edm.Account.model_fields) == [f.name for f in FIELDS]
+def test_account_model_is_generated_from_the_manifest() -> None:
+    assert list(edm.Account.model_fields) == [f["name"] for f in FIELDS]
     for field in FIELDS:
-        info = edm.Account.model_fields[field.name]
-        assert info.default is None and field.description in (info.description or "")
-        assert typing.get_args(info.annotation)[0] == ACCOUNT_FIELD_TYPES[field.kind], field.name
-    assert set(ACCOUNT_FIELD_TYPES) == set(typing.get_args(typing.get_type_hints(type(FIELDS[0]))["kind"]))
+        info = edm.Account.model_fields[field["name"]]
+        assert info.default is None and field["description"] in (info.description or "")
+        assert typing.get_args(info.annotation)[0] == ACCOUNT_FIELD_TYPES[field["kind"]], field["name"]
+    assert {f["kind"] for f in FIELDS} <= set(ACCOUNT_FIELD_TYPES) == set(KINDS)
     assert tuple(edm.Address.model_fields) == ADDRESS_KEYS == tuple(AddressParam.__annotations__)
     assert typing.get_args(SourceType) == SOURCE_TYPES and typing.get_args(AddressType) == ADDRESS_TYPES
 

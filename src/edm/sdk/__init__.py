@@ -9,8 +9,10 @@
         print(a.id, a.name)
 
 Layout: ``_client`` (Client, AsyncClient) → ``resources/customer/accounts``
-(the methods) → ``_base_client`` (requests, retries) → ``errors``;
-``models`` and ``pagination`` are what calls return.
+(the methods) → ``resources/_resource`` (request building) → ``_base_client``
+(requests, retries) → ``errors``; ``types`` (the models) and ``pagination``
+are what calls return.  ``types/`` and ``resources/`` are generated from the
+API manifest by ``python -m edm.codegen``; the SDK imports nothing of the server.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from edm.sdk.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from edm.sdk.models import Account, Address
+from edm.sdk.types import Account, Address
 from edm.sdk.pagination import AsyncPage, AsyncPaginator, SyncPage
 
 __all__ = [

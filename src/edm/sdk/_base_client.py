@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -152,7 +152,7 @@ class BaseClient:
         return http.build_request(
             options.method,
             self.base_url + options.path,
-            params=options.params,
+            params=cast("list[tuple[str, str | int | float | bool | None]] | None", options.params),
             content=content,
             headers=headers,
             timeout=timeout,
@@ -162,7 +162,7 @@ class BaseClient:
         retry_after = _retry_after(response.headers) if response is not None else None
         if retry_after is not None and 0 <= retry_after <= MAX_RETRY_AFTER:
             return retry_after
-        delay = min(INITIAL_RETRY_DELAY * 2**retries_taken, MAX_RETRY_DELAY)
+        delay = min(INITIAL_RETRY_DELAY * 2.0**retries_taken, MAX_RETRY_DELAY)
         return delay * (1 - 0.25 * random.random())
 
     def _should_retry(self, response: httpx.Response, retries_taken: int) -> bool:

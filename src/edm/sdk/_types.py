@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Final, Literal, TypeVar, Union
 
 import httpx
 
-__all__ = ["NotGiven", "NOT_GIVEN", "Timeout", "Headers", "T"]
+__all__ = ["NotGiven", "NOT_GIVEN", "Timeout", "Headers", "DateTimeInput", "T"]
 
 T = TypeVar("T")
 
@@ -46,3 +47,6 @@ NOT_GIVEN: Final = NotGiven()
 # A number of seconds, an ``httpx.Timeout`` for connect/read/write/pool, or None for no limit.
 Timeout = Union[float, httpx.Timeout, None]
 Headers = Mapping[str, str]
+
+# A datetime to send: an aware ``datetime`` (a naive one is refused) or an RFC 3339 string.
+DateTimeInput = Union[datetime, str]
