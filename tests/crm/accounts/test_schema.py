@@ -73,3 +73,29 @@ def test_accounts_autovacuum_keeps_up_with_a_big_table(database_urls: dict[str, 
         "autovacuum_vacuum_insert_scale_factor=0.02",
         "autovacuum_analyze_scale_factor=0.02",
     }
+
+
+def test_postgresql_has_exactly_the_declared_indexes(database_urls: dict[str, str]) -> None:
+    """The declaration's indexes are the migrated ones: names, key columns, partial and GIN alike."""
+
+    async def run() -> dict[str, str]:
+        engine = create_async_engine(database_url_for_driver(database_urls["postgresql"]))
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'accounts'"))
+                return dict(rows.all())
+        finally:
+            await engine.dispose()
+
+    migrated = asyncio.run(run())
+    declared = {index.name: index for index in REGISTRY["accounts"].resource.indexes}
+    assert set(migrated) == {*declared, "accounts_pkey"}
+    for name, index in declared.items():
+        definition = migrated[name]
+        assert ("USING gin" in definition) == index.gin, definition
+        assert definition.endswith("WHERE (NOT is_deleted)") == index.live_only, definition
+        if "search" in index.columns:
+            assert "gin_trgm_ops, tenant_id)" in definition and "COALESCE(name" in definition
+            continue
+        keys = definition.split(" (", 1)[1].split(")", 1)[0].replace(" jsonb_path_ops", "")
+        assert tuple(keys.split(", ")) == index.columns, definition

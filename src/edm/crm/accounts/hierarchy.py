@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from edm.crm.engine import patterns
 from edm.crm.engine.fields import Field
 from edm.crm.engine.list_sql import ListSQL
 from edm.crm.engine.listing import Filter
@@ -38,7 +37,8 @@ class Hierarchy(Hooks):
     operator_words = {"under": "is a descendant, at any depth, of this account"}
 
     def operator_schema(self, field: Field, op: str) -> dict[str, Any]:
-        return {"type": "string", "pattern": f"^{patterns.record_id('acc')}$"}
+        assert field.format is not None
+        return {"type": "string", **field.format.input_schema}
 
     def parse_operator(self, field: Field, op: str, raw: str) -> Any:
         assert field.format is not None

@@ -357,6 +357,7 @@ def _filter_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[st
 
 def list_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[str, Any]]:
     sort_values = [value for name in resource.sortable for value in (name, f"-{name}")]
+    example = ",".join([f"-{name}" for name in list(resource.sortable)[-1:]] + list(resource.sortable)[:1])
     search = []
     if resource.searched:
         search.append(
@@ -381,7 +382,7 @@ def list_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[str, 
             "sort",
             {"type": "string", "enum": sort_values, "default": "-created_at"},
             f"A sort key, `-` for descending. A comma list of up to {MAX_SORT_KEYS} keys (each field once) "
-            "is also taken, e.g. `-annual_revenue,name`. Ties break on `id`.",
+            f"is also taken, e.g. `{example}`. Ties break on `id`.",
         ),
         *search,
         query_parameter(

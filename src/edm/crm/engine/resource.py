@@ -33,10 +33,26 @@ if TYPE_CHECKING:
     from edm.kit.auth import Caller
     from edm.kit.db import Connection
 
-__all__ = ["Resource", "Hooks", "API_PREFIX", "ADMIN_SCOPE"]
+__all__ = ["Resource", "Hooks", "Index", "API_PREFIX", "ADMIN_SCOPE"]
 
 API_PREFIX = "/api/v1/crm"
 ADMIN_SCOPE = "crm.admin"
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index of a resource's table on PostgreSQL, as its migrations build it.
+
+    Migrations are frozen snapshots, so they spell each index out; the
+    declaration says which ones the resource's queries rely on, and
+    ``tests/crm/test_schema.py`` checks the migrated database against it.
+    ``"search"`` in ``columns`` is the searched text (``q``) with trigram ops.
+    """
+
+    name: str
+    columns: tuple[str, ...]  # every one leads with tenant_id, except the search index (trigrams first)
+    live_only: bool = False  # partial: WHERE NOT is_deleted
+    gin: bool = False
 
 
 class Hooks:
@@ -92,8 +108,8 @@ class Resource:
     # Examples for the API reference.
     create_example: Mapping[str, Any] = field(default_factory=dict)
     patch_example: Mapping[str, Any] = field(default_factory=dict)
-    # Extra (internal, never rendered) columns, and indexes, of the table.
-    indexes: tuple[sa.Index, ...] = ()
+    # The indexes its migrations build (PostgreSQL), beside the primary key (tenant_id, id).
+    indexes: tuple[Index, ...] = ()
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]

@@ -48,7 +48,6 @@ class Tables:
             # Internal, never rendered: what sort=<field> orders by when the field has a sort key.
             *(sa.Column(f.sort_column, _KEY_TYPE, nullable=not f.never_null) for f in resource.fields if f.sort_key),
             sa.PrimaryKeyConstraint("tenant_id", "id", name=f"{resource.name}_pkey"),
-            *resource.indexes,
         )
         self.columns = tuple(self.records.c[f.name] for f in resource.fields)
         # How many rows each tenant and app has, live and deleted: written only
