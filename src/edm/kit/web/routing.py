@@ -84,14 +84,21 @@ class Router:
             if route.method in methods:
                 raise ValueError(f"two routes for {route.method} {route.path}")
             methods[route.method] = route
-        # Literal paths first, so /accounts/events is never read as /accounts/{id}.
-        ordered = sorted(by_path.items(), key=lambda item: "{" in item[0])
-        self._paths = [(methods[next(iter(methods))].pattern, methods) for _, methods in ordered]
+        # Literal paths are looked up first, so /accounts/events is never read as /accounts/{id}.
+        self._literal = {path: methods for path, methods in by_path.items() if "{" not in path}
+        self._templated = [
+            (methods[next(iter(methods))].pattern, methods) for path, methods in by_path.items() if "{" in path
+        ]
         self.routes = tuple(routes)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"]
-        for pattern, methods in self._paths:
+        methods = self._literal.get(path)
+        if methods is not None:
+            response = await self._dispatch(scope, receive, methods, {})
+            await response(scope, receive, send)
+            return
+        for pattern, methods in self._templated:
             match = pattern.fullmatch(path)
             if match is not None:
                 response = await self._dispatch(scope, receive, methods, match.groupdict())
