@@ -357,7 +357,8 @@ def _filter_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[st
 
 def list_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[str, Any]]:
     sort_values = [value for name in resource.sortable for value in (name, f"-{name}")]
-    example = ",".join([f"-{name}" for name in list(resource.sortable)[-1:]] + list(resource.sortable)[:1])
+    own = [f.name for f in resource.own_fields if f.sortable] or ["updated_at"]
+    example = f"-{own[-1]},{own[0] if len(own) > 1 else 'created_at'}"
     search = []
     if resource.searched:
         search.append(
