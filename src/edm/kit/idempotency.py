@@ -20,6 +20,7 @@ reservation left behind by a crashed process is taken over after
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -101,8 +102,21 @@ def parse_key(header: str | None, caller: Caller, method: str, route: str, path:
     if not _KEY.fullmatch(header):
         message = f"must be 1–{MAX_KEY_LENGTH} printable ASCII characters"
         raise BadRequest(f"Idempotency-Key {message}", errors=[FieldError("Idempotency-Key", message)])
-    digest = hashlib.sha256(f"{method} {path}\n".encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    digest = hashlib.sha256(f"{method} {path}\n".encode() + _canonical(body)).hexdigest()
     return IdempotencyKey(caller.tenant_id, caller.app_id or "", method, route, header, digest)
+
+
+def _canonical(body: Any) -> bytes:
+    """The body as sorted-key JSON bytes, for any body the JSON reader accepted.
+
+    orjson refuses integers past 64 bits and lone surrogates; those bodies are
+    still keyed (validation answers them with a 422 naming the field), through
+    the standard library with every non-ASCII character escaped.
+    """
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(body, sort_keys=True, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def _now() -> datetime:

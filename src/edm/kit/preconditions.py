@@ -54,6 +54,8 @@ def parse_condition(header: str | None, name: str) -> ETagCondition | None:
                 errors=[FieldError(name, 'must be "*" or a list of entity tags like "3"')],
             )
         value = match.group(2)
-        if value.isdigit() and len(value) < 19:  # other tags are valid but match nothing
+        # Versions are spelled without leading zeros: strong comparison is
+        # character by character, so "01" is another tag (it matches nothing).
+        if value.isdigit() and len(value) < 19 and value == str(int(value)):
             (weak if match.group(1) else strong).add(int(value))
     return ETagCondition(False, frozenset(strong), frozenset(weak))

@@ -147,6 +147,14 @@ class TestIfMatch:
         assert response.status_code == 200 and response.json()["version"] == 4
         assert api.delete(record["id"], headers={"If-Match": '"1", "4"'}).status_code == 204
 
+    def test_strong_comparison_is_exact_so_leading_zeros_match_nothing(self, api: Api) -> None:
+        record = api.created()
+        for header in ('"01"', '"+1"', '"001"'):
+            response = api.patch(record["id"], {"industry": "x"}, headers={"If-Match": header})
+            assert assert_problem(response, 412, "precondition_failed")["current_version"] == 1
+        assert api.get(record["id"], headers={"If-None-Match": '"01"'}).status_code == 200
+        assert api.patch(record["id"], {"industry": "x"}, headers={"If-Match": '"1"'}).status_code == 200
+
     def test_a_well_formed_tag_that_is_not_a_version_matches_nothing(self, api: Api) -> None:
         record = api.created()
         response = api.patch(record["id"], {"industry": "x"}, headers={"If-Match": '"abc"'})
@@ -337,6 +345,19 @@ class TestIdempotency:
         assert first.status_code == 201, first.text
         replay = api.create({"name": "Long key"}, headers=key)
         assert replay.headers["idempotent-replayed"] == "true" and replay.content == first.content
+
+    @pytest.mark.parametrize(
+        "body", [b'{"name": "x", "employee_count": 100000000000000000000}', b'{"name": "\\ud800"}'], ids=["int-past-64-bits", "lone-surrogate"]
+    )
+    def test_a_keyed_body_only_json_can_hold_is_a_422_not_a_500(self, api: Api, body: bytes) -> None:
+        """orjson cannot encode these bodies; the key's fingerprint must not crash before validation."""
+        key = key_headers(new_key())
+        headers = {**key, "Content-Type": "application/json"}
+        for _ in range(2):  # a failed attempt frees its key: the retry is validated again
+            response = api.request("POST", ACCOUNTS, content=body, headers=headers)
+            field = "employee_count" if b"employee_count" in body else "name"
+            assert_problem(response, 422, "validation_error", field)
+        assert api.create({"name": "Fixed"}, headers=key).status_code == 201
 
     def test_a_failed_first_attempt_is_not_recorded(self, api: Api) -> None:
         key = key_headers(new_key())

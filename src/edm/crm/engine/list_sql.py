@@ -55,10 +55,10 @@ def _number(raw: str) -> float | int | None:
     """The number a filter value reads as; integers past 64 bits become doubles."""
     try:
         number = int(raw) if raw.lstrip("-").isdigit() else float(raw)
-    except ValueError:
+        if isinstance(number, int) and not -(2**63) <= number < 2**63:
+            return float(number)
+    except (ValueError, OverflowError):  # not a number, or past a double's range: matched as text only
         return None
-    if isinstance(number, int) and not -(2**63) <= number < 2**63:
-        return float(number)
     return number
 
 
