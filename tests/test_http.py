@@ -77,3 +77,31 @@ def test_405_names_the_allowed_methods_on_every_route(api: Api) -> None:
         response = api.http.post(path)
         assert_problem(response, 405, "method_not_allowed")
         assert allowed in response.headers["allow"]
+
+
+def test_tenant_data_is_never_stored_by_caches(api: Api) -> None:
+    record = api.created()
+    answers = [
+        api.create(),
+        api.get(record["id"]),
+        api.get(record["id"], headers={"If-None-Match": f'"{record["version"]}"'}),
+        api.request("GET", ACCOUNTS),
+        api.patch(record["id"], {"industry": "x"}),
+        api.get("acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        api.http.get(ACCOUNTS),  # 401
+        api.request("PUT", ACCOUNTS),  # 405
+        api.delete(record["id"]),
+    ]
+    assert [r.headers.get("cache-control") for r in answers] == ["no-store"] * len(answers)
+    assert api.http.get("/docs/assets/favicon.png").headers["cache-control"].startswith("public")
+    assert "cache-control" not in api.http.get("/api/v1/openapi.json").headers
+
+
+def test_a_patch_in_another_media_type_is_415_naming_the_accepted_ones(api: Api) -> None:
+    record = api.created()
+    response = api.request("PATCH", f"{ACCOUNTS}/{record['id']}", content=b"name=x", headers={"Content-Type": "text/plain"})
+    assert_problem(response, 415, "unsupported_media_type")
+    assert response.headers["accept-patch"] == "application/json, application/merge-patch+json"
+    created = api.request("POST", ACCOUNTS, content=b"name=x", headers={"Content-Type": "text/plain"})
+    assert_problem(created, 415, "unsupported_media_type")
+    assert "accept-patch" not in created.headers

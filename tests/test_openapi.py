@@ -194,15 +194,15 @@ def test_every_header_is_documented(document: dict[str, Any]) -> None:
     assert request_headers("patch", ITEM) == {"If-Match", "X-Request-Id"}
     assert request_headers("delete", ITEM) == {"If-Match", "X-Request-Id"}
     assert request_headers("post", RESTORE) == {"If-Match", "Idempotency-Key", "X-Request-Id"}
-    assert response_headers("post", ACCOUNTS_PATH, "201") == {"X-Request-Id", "Location", "ETag", "Idempotent-Replayed"}
-    assert response_headers("get", ITEM, "200") == {"X-Request-Id", "ETag"}
-    assert response_headers("get", ITEM, "304") == {"X-Request-Id", "ETag"}
-    assert response_headers("patch", ITEM, "200") == {"X-Request-Id", "ETag"}
-    assert response_headers("post", RESTORE, "200") == {"X-Request-Id", "ETag", "Idempotent-Replayed"}
+    assert response_headers("post", ACCOUNTS_PATH, "201") == {"X-Request-Id", "Location", "ETag", "Idempotent-Replayed", "Cache-Control"}
+    assert response_headers("get", ITEM, "200") == {"X-Request-Id", "ETag", "Cache-Control"}
+    assert response_headers("get", ITEM, "304") == {"X-Request-Id", "ETag", "Cache-Control"}
+    assert response_headers("patch", ITEM, "200") == {"X-Request-Id", "ETag", "Cache-Control"}
+    assert response_headers("post", RESTORE, "200") == {"X-Request-Id", "ETag", "Idempotent-Replayed", "Cache-Control"}
     for method, path in SDK_NAMES:
         for status, response in _operation(document, method, path)["responses"].items():
             headers = _resolve(document, response).get("headers", {})
-            assert "X-Request-Id" in headers, (method, path, status)
+            assert "X-Request-Id" in headers and "Cache-Control" in headers, (method, path, status)
         assert "WWW-Authenticate" in response_headers(method, path, "401")
         assert "Retry-After" in response_headers(method, path, "503")
     assert "Allow" in document["components"]["responses"]["MethodNotAllowed"]["headers"]

@@ -299,6 +299,10 @@ BAD_TEXT = [
     pytest.param("a\tb", id="tab"),
     pytest.param("a\x1bb", id="escape"),
     pytest.param("a\x7fb", id="del"),
+    pytest.param("a\ud800b", id="lone-surrogate"),
+    pytest.param("a\x85b", id="c1-control"),
+    pytest.param("a\u202eb", id="bidi-override"),
+    pytest.param("\u200b\u200b", id="zero-width-only"),
 ]
 
 

@@ -148,6 +148,7 @@ class PayloadTooLarge(APIError):
 class UnsupportedMediaType(APIError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
     description = "the body is not JSON"
+    documented_headers = ("Accept-Patch",)
 
 
 class ValidationFailed(APIError):

@@ -22,7 +22,9 @@ JSON_OR_MERGE_PATCH = ("application/json", "application/merge-patch+json")
 async def read_json_object(request: Request, media_types: tuple[str, ...] = JSON) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() not in media_types:
-        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(media_types)}")
+        # RFC 5789: a 415 to a PATCH says which patch documents the resource takes
+        headers = {"Accept-Patch": ", ".join(media_types)} if request.method == "PATCH" else None
+        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(media_types)}", headers=headers)
     # the body-size middleware stops a body over MAX_BODY_BYTES with a 413
     return decode_json_object(await request.body())
 

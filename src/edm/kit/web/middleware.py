@@ -23,6 +23,7 @@ from edm.kit.web.problems import problem_response
 __all__ = ["RequestContextMiddleware", "Observer"]
 
 log = structlog.get_logger("edm.server")
+_NO_STORE = (b"cache-control", b"no-store")
 _CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 Scope = dict[str, Any]
@@ -33,7 +34,8 @@ Observer = Callable[[Scope, int, float], None]
 class RequestContextMiddleware:
     """Gives every request an id (``X-Request-Id``, the client's if it is sane),
     refuses bodies over 1 MiB with 413, renders every error as problem+json,
-    and reports each answered request to ``observe``."""
+    marks every answer of a non-public route ``Cache-Control: no-store``, and
+    reports each answered request to ``observe``."""
 
     def __init__(self, app: Any, observe: Observer) -> None:
         self.app = app
@@ -55,7 +57,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                headers = [*message.get("headers", []), header]
+                if not getattr(scope.get("route"), "public", False):
+                    # Tenant data (and errors about it) must not sit in shared caches.
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         received = 0

@@ -68,6 +68,16 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "Allow": {"description": "The methods this path takes.", "required": True, "schema": {"type": "string"}},
+    "Accept-Patch": {
+        "description": "On a 415 to a PATCH: the media types an update takes.",
+        "required": False,
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`no-store` on every answer of an authenticated route (tenant data, or an error about it).",
+        "required": False,
+        "schema": {"type": "string", "enum": ["no-store"]},
+    },
 }
 
 # The component name of the error responses, by status.
@@ -169,7 +179,7 @@ def _error_responses() -> dict[str, Any]:
             description = ", ".join(described[:-1]) + " or " + described[-1] + "."
         responses[_RESPONSE_NAMES[status]] = {
             "description": description,
-            "headers": response_headers(*headers),
+            "headers": response_headers(*headers, "Cache-Control"),
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     return responses
@@ -196,7 +206,10 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["parameters"] = [dict(p) for p in doc.parameters]
     if doc.request_body is not None:
         operation["requestBody"] = dict(doc.request_body)
-    responses = dict(doc.responses)
+    responses = {status: dict(response) for status, response in doc.responses.items()}
+    if not route.public:
+        for response in responses.values():
+            response["headers"] = {**response.get("headers", {}), "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}}
     if route.public:
         responses["500"] = {"$ref": "#/components/responses/InternalError"}
     else:
