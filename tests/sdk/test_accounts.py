@@ -270,6 +270,8 @@ def test_delete_restore_and_purge(client: edm.Client, base_url: str, tenant: str
     with pytest.raises(edm.NotFoundError):
         accounts.delete(account.id)  # deleting twice is a 404
 
+    seen = accounts.get(account.id, include_deleted=True)
+    assert seen.is_deleted is True and seen.version == 2
     deleted = list(accounts.list(include_deleted=True, filter={"is_deleted": True}))
     assert [a.id for a in deleted] == [account.id]
     assert deleted[0].is_deleted is True and deleted[0].deleted_by == "user-1"
@@ -296,6 +298,7 @@ def test_async_delete_restore_and_purge(base_url: str, tenant: str) -> None:
             accounts = client.customer.accounts
             account = await accounts.create(name="Wonka")
             await accounts.delete(account.id, if_version=1)
+            assert (await accounts.get(account.id, include_deleted=True)).is_deleted is True
             restored = await accounts.restore(account.id, if_version=2)
             assert restored.version == 3 and restored.is_deleted is False
             await accounts.delete(account.id)

@@ -637,8 +637,10 @@ class _Methods:
         )
 
     def op_get(self, op: OperationSpec) -> list[str]:
-        body = self._call("_get", op, [f"cast_to={self.r.model}"])
-        return self._def("get", [f"{self._id()}: str", "*", *_CALL_OPTIONS], self.r.model, self._get_doc(), body)
+        arguments = [f"cast_to={self.r.model}", 'query={"include_deleted": "true"} if include_deleted else None']
+        body = self._call("_get", op, arguments)
+        params = [f"{self._id()}: str", "*", "include_deleted: bool = False", *_CALL_OPTIONS]
+        return self._def("get", params, self.r.model, self._get_doc(), body)
 
     def op_create(self, op: OperationSpec) -> list[str]:
         fields = self.r.client_fields
@@ -738,7 +740,7 @@ class _Methods:
         if self.is_async:
             return self._see(f"Fetch one live {self.r.object}", "get")
         return (
-            f"Fetch one live {self.r.object}.\n\n"
+            f"Fetch one live {self.r.object} (``include_deleted=True``: soft-deleted too).\n\n"
             "Raises ``NotFoundError`` when it is missing, deleted or not yours::\n\n"
             f"    {self.r.object} = {self.r.sdk}.get({self._example_id()})"
         )

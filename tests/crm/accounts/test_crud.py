@@ -7,6 +7,7 @@ import time
 import uuid
 from datetime import datetime
 
+import pytest
 from tests.conftest import ACCOUNTS, Api, assert_problem
 
 from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
@@ -190,6 +191,26 @@ class TestDelete:
         assert_problem(api.get(record["id"]), 404, "not_found")
         assert_problem(api.delete(record["id"]), 404, "not_found")
         assert_problem(api.patch(record["id"], {"name": "again"}), 404, "not_found")
+
+    def test_a_deleted_record_is_readable_with_include_deleted(self, api: Api) -> None:
+        record = api.created()
+        assert api.as_(sub="deleter").delete(record["id"]).status_code == 204
+        found = api.get(record["id"], params={"include_deleted": "true"})
+        assert found.status_code == 200, found.text
+        body = found.json()
+        assert (body["is_deleted"], body["deleted_by"], body["version"]) == (True, "deleter", 2)
+        assert found.headers["etag"] == '"2"'
+        assert_problem(api.get(record["id"], params={"include_deleted": "false"}), 404, "not_found")
+        for other in (api.as_(tenant=api.tenant + "-other"), api.as_(app="app-b")):
+            assert_problem(other.get(record["id"], params={"include_deleted": "true"}), 404, "not_found")
+        live = api.created()
+        assert api.get(live["id"], params={"include_deleted": "true"}).json() == live
+
+    @pytest.mark.parametrize("query", ["include_deleted=maybe", "include_deleted=true&include_deleted=true", "fields=name", "purge=true"])
+    def test_get_takes_only_include_deleted(self, api: Api, query: str) -> None:
+        record = api.created()
+        name = query.split("=", 1)[0]
+        assert_problem(api.get(f"{record['id']}?{query}"), 400, "invalid_parameter", name)
 
     def test_delete_with_stale_if_match_is_412_and_keeps_the_record(self, api: Api) -> None:
         record = api.created()

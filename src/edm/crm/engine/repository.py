@@ -121,12 +121,19 @@ class Repository:
         row = {**values, "tenant_id": caller.tenant_id, "app_id": caller.app_id}
         return await fetch_first(conn, (self.name, "insert", *sorted(row)), row, lambda: self.insert_statement(row, conn.dialect.name))
 
-    def get_statement(self, caller: Caller, record_id: str, dialect: str = "postgresql") -> sa.Select[Any]:
-        return sa.select(*self._returning(dialect)).where(*self._live(caller, record_id))
+    def get_statement(
+        self, caller: Caller, record_id: str, dialect: str = "postgresql", *, include_deleted: bool = False
+    ) -> sa.Select[Any]:
+        if include_deleted:
+            where = [*self.scope(caller), self._c.id == sa.bindparam("record_id", record_id)]
+        else:
+            where = self._live(caller, record_id)
+        return sa.select(*self._returning(dialect)).where(*where)
 
-    async def get(self, conn: Connection, caller: Caller, record_id: str) -> RowMapping | None:
-        key = (self.name, "get", caller.app_id is None)
-        build = lambda: self.get_statement(caller, record_id, conn.dialect.name)  # noqa: E731
+    async def get(self, conn: Connection, caller: Caller, record_id: str, *, include_deleted: bool = False) -> RowMapping | None:
+        """The record, live (or soft-deleted too, with ``include_deleted``), or None."""
+        key = (self.name, "get", caller.app_id is None, include_deleted)
+        build = lambda: self.get_statement(caller, record_id, conn.dialect.name, include_deleted=include_deleted)  # noqa: E731
         return await fetch_first(conn, key, self._scope_params(caller, record_id), build)
 
     def later_of(self, now: datetime, column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:

@@ -65,13 +65,14 @@ _IDEMPOTENCY_KEY = header_parameter(
 _BODY_ERRORS = (PayloadTooLarge, UnsupportedMediaType, ValidationFailed)
 
 
-def _purge_flag(request: Request) -> bool:
-    """``?purge=true`` makes a delete an erasure; no other parameter is taken."""
-    for name, value in request.query_params.multi_items():
-        if name != "purge" or value not in ("true", "false") or len(request.query_params.getlist("purge")) > 1:
-            message = "only purge=true|false is accepted" if name == "purge" else "is not a known query parameter"
-            raise InvalidParameter(f"{name}: {message}", errors=[FieldError(name, message)])
-    return request.query_params.get("purge") == "true"
+def _flag(request: Request, name: str) -> bool:
+    """The one boolean query parameter an operation takes (``purge`` on delete,
+    ``include_deleted`` on get), false when absent; any other parameter is a 400."""
+    for given, value in request.query_params.multi_items():
+        if given != name or value not in ("true", "false") or len(request.query_params.getlist(name)) > 1:
+            message = f"only {name}=true|false is accepted" if given == name else "is not a known query parameter"
+            raise InvalidParameter(f"{given}: {message}", errors=[FieldError(given, message)])
+    return request.query_params.get(name) == "true"
 
 
 def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
@@ -107,9 +108,10 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
 
     async def get_record(request: Request, caller: Caller, **ids: str) -> Response:
         (record_id,) = ids.values()
+        include_deleted = _flag(request, "include_deleted") if request.scope["query_string"] else False
         if_none_match = parse_condition(request.headers.get("if-none-match"), "If-None-Match")
         async with database(request).read() as conn:
-            row = await service.get(conn, caller, record_id)
+            row = await service.get(conn, caller, record_id, include_deleted=include_deleted)
         if if_none_match is not None and if_none_match.matches_weak(row["version"]):
             return Response(status_code=304, headers={"ETag": etag(row["version"])})
         return record(row)
@@ -126,7 +128,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
 
     async def delete_record(request: Request, caller: Caller, **ids: str) -> Response:
         (record_id,) = ids.values()
-        purge = _purge_flag(request)
+        purge = _flag(request, "purge")
         caller.require(ADMIN_SCOPE if purge else write)
         if_match = parse_condition(request.headers.get("if-match"), "If-Match")
         operation = service.purge if purge else service.delete
@@ -248,7 +250,8 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
             doc=doc(
                 "get",
                 f"Get {_a(noun)}",
-                f"One {noun}. Soft-deleted {resource.name} are a 404.",
+                f"One {noun}. Soft-deleted {resource.name} are a 404 unless `include_deleted=true`. "
+                "Any other query parameter is a 400 naming it.",
                 (read,),
                 {
                     "200": json_response(title, f"The {noun}.", "ETag"),
@@ -258,7 +261,15 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
                     },
                 },
                 errors=(NotFound,),
-                parameters=(_IF_NONE_MATCH, _REQUEST_ID),
+                parameters=(
+                    query_parameter(
+                        "include_deleted",
+                        {"type": "boolean", "default": False},
+                        f"`true` also finds the {noun} when it is soft-deleted.",
+                    ),
+                    _IF_NONE_MATCH,
+                    _REQUEST_ID,
+                ),
                 path_parameters=(id_param,),
             ),
         ),

@@ -113,8 +113,8 @@ class Service:
         )
         return await self.repo.insert(conn, caller, values)
 
-    async def get(self, conn: Connection, caller: Caller, raw_id: str) -> RowMapping:
-        row = await self.repo.get(conn, caller, self.canonical_id(raw_id))
+    async def get(self, conn: Connection, caller: Caller, raw_id: str, *, include_deleted: bool = False) -> RowMapping:
+        row = await self.repo.get(conn, caller, self.canonical_id(raw_id), include_deleted=include_deleted)
         if row is None:
             raise self._not_found()
         return row

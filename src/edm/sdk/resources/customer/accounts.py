@@ -85,10 +85,11 @@ class Accounts(SyncAPIResource):
         self,
         account_id: str,
         *,
+        include_deleted: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
     ) -> Account:
-        """Fetch one live account.
+        """Fetch one live account (``include_deleted=True``: soft-deleted too).
 
         Raises ``NotFoundError`` when it is missing, deleted or not yours::
 
@@ -97,6 +98,7 @@ class Accounts(SyncAPIResource):
         return self._get(
             build_path(ITEM_PATH, account_id=account_id),
             cast_to=Account,
+            query={"include_deleted": "true"} if include_deleted else None,
             extra_headers=extra_headers,
             timeout=timeout,
         )
@@ -354,6 +356,7 @@ class AsyncAccounts(AsyncAPIResource):
         self,
         account_id: str,
         *,
+        include_deleted: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
     ) -> Account:
@@ -361,6 +364,7 @@ class AsyncAccounts(AsyncAPIResource):
         return await self._get(
             build_path(ITEM_PATH, account_id=account_id),
             cast_to=Account,
+            query={"include_deleted": "true"} if include_deleted else None,
             extra_headers=extra_headers,
             timeout=timeout,
         )
