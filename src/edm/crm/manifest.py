@@ -33,7 +33,6 @@ from edm.crm.engine.listing import (
     MAX_SORT_KEYS,
     PARAMETERS,
 )
-from edm.crm.engine.resource import ADMIN_SCOPE
 from edm.crm.registry import REGISTRY, Registry
 from edm.kit.idempotency import MAX_KEY_LENGTH
 from edm.kit.jsonbody import MAX_BODY_BYTES
@@ -123,27 +122,24 @@ def field_entry(engine: RecordEngine, field: Field) -> dict[str, Any]:
 
 
 def _operations(engine: RecordEngine) -> list[dict[str, Any]]:
-    """One entry per SDK method, from the routes' declarations (a delete route also carries purge)."""
-    noun = engine.resource.noun
+    """One entry per SDK method, as the routes declare them (a delete route also carries purge)."""
     out = []
     for route in engine.routes:
         if route.doc is None:
             continue
         status = int(next(s for s in route.doc.responses if s.startswith("2")))
-        for sdk in route.doc.extensions["x-sdk-methods"]:
-            name = sdk.rsplit(".", 1)[1]
-            purge = name == "purge"
+        for method in route.doc.methods:
             out.append(
                 {
-                    "name": name,
+                    "name": method.name,
                     "operation_id": route.doc.operation_id,
                     "method": route.method,
                     "path": route.path,
-                    "query": {"purge": "true"} if purge else {},
-                    "scopes": [ADMIN_SCOPE] if purge else list(route.scopes or (engine.resource.write_scope,)),
-                    "sdk": sdk,
+                    "query": dict(method.query),
+                    "scopes": list(method.scopes),
+                    "sdk": method.sdk,
                     "status": status,
-                    "summary": f"Erase {'an' if noun[0] in 'aeiou' else 'a'} {noun} for good" if purge else route.doc.summary,
+                    "summary": method.summary,
                 }
             )
     return out

@@ -29,6 +29,7 @@ __all__ = [
     "PHONE",
     "USER_ID",
     "record_id",
+    "with_article",
     "COUNTRIES",
     "text_problem",
     "plain_text",
@@ -242,20 +243,24 @@ USER_ID = Format(
 )
 
 
+def with_article(noun: str) -> str:
+    """``account`` → ``an account``, for messages and the API reference."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
 def record_id(prefix: str, noun: str) -> Format:
     """Ids of the records of one resource: ``<prefix>_<ULID>``, also ``<prefix>-<uuid>`` on input."""
-    article = "an" if noun[0] in "aeiou" else "a"
 
     def check(value: str) -> str:
         canonical = parse_id(prefix, value)
         if canonical is None:
-            raise ValueError(f"must be {article} {noun} id ({prefix}_<ULID> or {prefix}-<uuid>)")
+            raise ValueError(f"must be {with_article(noun)} id ({prefix}_<ULID> or {prefix}-<uuid>)")
         return canonical
 
     def filter_value(raw: str) -> str:
         canonical = parse_id(prefix, raw)
         if canonical is None:
-            raise ValueError(f"must be {article} {noun} id")
+            raise ValueError(f"must be {with_article(noun)} id")
         return canonical
 
     return Format(

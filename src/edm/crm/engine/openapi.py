@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from edm.crm.engine import formats, patterns
+from edm.crm.engine.formats import with_article
 from edm.crm.engine.fields import (
     ADDRESS_KEYS,
     ADDRESS_TYPES,
@@ -168,14 +169,14 @@ def resource_schemas(resource: Resource) -> dict[str, Any]:
     }
     record = {
         "type": "object",
-        "description": f"{_a(noun).capitalize()}: every field of the field table, always present (`null` where unset).",
+        "description": f"{with_article(noun).capitalize()}: every field of the field table, always present (`null` where unset).",
         "required": list(resource.field_names),
         "additionalProperties": False,
         "properties": out,
     }
     partial = {
         "type": "object",
-        "description": f"{_a(noun).capitalize()} in a list page: every field, or with `fields=` only `id` and the fields named.",
+        "description": f"{with_article(noun).capitalize()} in a list page: every field, or with `fields=` only `id` and the fields named.",
         "required": ["id"],
         "additionalProperties": False,
         "properties": out,
@@ -235,9 +236,6 @@ def shared_schemas() -> dict[str, Any]:
     """Schemas every resource with addresses refers to."""
     return {"Address": _address("out"), "AddressInput": _address("in")}
 
-
-def _a(noun: str) -> str:
-    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 # --------------------------------------------------------------------------- list parameters

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from edm.crm.engine.formats import with_article
 from edm.crm.engine.openapi import list_parameters
 from edm.crm.engine.resource import ADMIN_SCOPE
 from edm.kit.auth import Caller
@@ -35,7 +36,7 @@ from edm.kit.preconditions import etag, parse_condition
 from edm.kit.web.idempotent import run_idempotent
 from edm.kit.web.openapi import header_parameter, json_response, query_parameter, response_headers
 from edm.kit.web.request import cursor_signer, database, settings
-from edm.kit.web.routing import Doc, Route
+from edm.kit.web.routing import ClientMethod, Doc, Route
 from edm.crm.engine.patterns import ETAG_LIST
 
 if TYPE_CHECKING:
@@ -190,16 +191,16 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
 
     def doc(name: str, summary: str, description: str, scopes: tuple[str, ...], responses: dict[str, Any], **kw: Any) -> Doc:
         purge = name == "delete"
-        methods = [f"{sdk}.{name}"] + ([f"{sdk}.purge"] if purge else [])
-        extensions = {"x-sdk-methods": methods, "x-scopes": sorted({*scopes, *((ADMIN_SCOPE,) if purge else ())})}
+        methods = [ClientMethod(f"{sdk}.{name}", summary, scopes)]
+        if purge:
+            methods.append(ClientMethod(f"{sdk}.purge", f"Erase {with_article(noun)} for good", (ADMIN_SCOPE,), {"purge": "true"}))
         return Doc(
             operation_id=ops[name],
             summary=summary,
             description=description + scopes_note(scopes, purge),
             tag=resource.name,
             responses=responses,
-            extensions=extensions,
-            scopes=scopes,
+            methods=tuple(methods),
             **kw,
         )
 
@@ -230,8 +231,8 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
             (write,),
             doc=doc(
                 "create",
-                f"Create {_a(noun)}",
-                f"Create {_a(noun)} from its client-writable fields.",
+                f"Create {with_article(noun)}",
+                f"Create {with_article(noun)} from its client-writable fields.",
                 (write,),
                 {
                     "201": json_response(title, "Created.", "Location", "ETag", "Idempotent-Replayed")
@@ -249,7 +250,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
             (read,),
             doc=doc(
                 "get",
-                f"Get {_a(noun)}",
+                f"Get {with_article(noun)}",
                 f"One {noun}. Soft-deleted {resource.name} are a 404 unless `include_deleted=true`. "
                 "Any other query parameter is a 400 naming it.",
                 (read,),
@@ -280,7 +281,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
             (write,),
             doc=doc(
                 "update",
-                f"Update {_a(noun)} (JSON Merge Patch)",
+                f"Update {with_article(noun)} (JSON Merge Patch)",
                 "Apply a JSON Merge Patch. `version` in the body (409) or If-Match (412) makes it conditional.",
                 (write,),
                 {
@@ -299,7 +300,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
             delete_record,  # write, or admin for a purge: it checks
             doc=doc(
                 "delete",
-                f"Delete {_a(noun)} (soft)",
+                f"Delete {with_article(noun)} (soft)",
                 f"Soft-delete the {noun} (it drops out of list and get; `restore` brings it back). "
                 "With `purge=true`, erase it and its history for good, live or deleted.",
                 (write,),
@@ -345,6 +346,3 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         ),
     )
 
-
-def _a(noun: str) -> str:
-    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"

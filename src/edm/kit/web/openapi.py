@@ -194,14 +194,17 @@ def _errors(route: Route) -> dict[str, Any]:
 def _operation(route: Route) -> dict[str, Any]:
     doc = route.doc
     assert doc is not None
+    scopes = doc.methods[0].scopes if doc.methods else route.scopes
     operation: dict[str, Any] = {
         "operationId": doc.operation_id,
         "tags": [doc.tag],
         "summary": doc.summary,
         "description": doc.description,
-        "security": [] if route.public else [{"bearer": list(doc.scopes or route.scopes)}],
-        **doc.extensions,
+        "security": [] if route.public else [{"bearer": list(scopes)}],
     }
+    if doc.methods:
+        operation["x-sdk-methods"] = [m.sdk for m in doc.methods]
+        operation["x-scopes"] = sorted({s for m in doc.methods for s in m.scopes})
     if doc.parameters:
         operation["parameters"] = [dict(p) for p in doc.parameters]
     if doc.request_body is not None:

@@ -29,10 +29,24 @@ from edm.kit.auth import Caller
 from edm.kit.errors import APIError, MethodNotAllowed, NotFound
 from edm.kit.web.request import authenticate
 
-__all__ = ["Route", "Doc", "Router", "Endpoint"]
+__all__ = ["Route", "Doc", "ClientMethod", "Router", "Endpoint"]
 
 # (request, caller, **path parameters); the caller is None on public routes.
 Endpoint = Callable[..., Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class ClientMethod:
+    """A client (SDK) method that a route carries; a delete route also carries purge."""
+
+    sdk: str  # e.g. client.customer.accounts.purge
+    summary: str
+    scopes: tuple[str, ...]  # what a token with a `scope` claim needs for it
+    query: Mapping[str, str] = field(default_factory=dict)  # fixed query parameters (purge=true)
+
+    @property
+    def name(self) -> str:
+        return self.sdk.rsplit(".", 1)[1]
 
 
 @dataclass(frozen=True)
@@ -48,8 +62,7 @@ class Doc:
     parameters: tuple[Mapping[str, Any], ...] = ()  # query and header parameters
     path_parameters: tuple[Mapping[str, Any], ...] = ()
     request_body: Mapping[str, Any] | None = None
-    extensions: Mapping[str, Any] = field(default_factory=dict)  # x-… keys of the operation
-    scopes: tuple[str, ...] = ()  # the scopes to document, when the route checks its own (delete or purge)
+    methods: tuple[ClientMethod, ...] = ()  # the first one's scopes are the operation's security
 
 
 @dataclass(frozen=True)
