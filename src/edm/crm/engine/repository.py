@@ -166,7 +166,8 @@ class Repository:
     def _version_params(self, allowed: frozenset[int] | None) -> dict[str, int]:
         return {f"version_{n}": v for n, v in enumerate(sorted(allowed or ()))}
 
-    def update_statement(self, 
+    def update_statement(
+        self,
         caller: Caller,
         record_id: str,
         changes: dict[str, Any],
@@ -190,7 +191,8 @@ class Repository:
         where = [*self._live(caller, record_id), *self._version_in(allowed_versions)]
         return sa.update(self.table).where(*where).values(values).returning(*self._returning(dialect))
 
-    async def update(self, 
+    async def update(
+        self,
         conn: Connection,
         caller: Caller,
         record_id: str,
@@ -224,7 +226,8 @@ class Repository:
 
         return await fetch_first(conn, key, params, build)
 
-    async def soft_delete(self, 
+    async def soft_delete(
+        self,
         conn: Connection, caller: Caller, record_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
     ) -> RowMapping | None:
         where = self._live(caller, record_id)
@@ -256,7 +259,8 @@ class Repository:
         row = await fetch_first(conn, (self.name, "state", caller.app_id is None, deleted), self._scope_params(caller, record_id), build)
         return None if row is None else row["version"]
 
-    async def restore(self, 
+    async def restore(
+        self,
         conn: Connection, caller: Caller, record_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
     ) -> RowMapping | None:
         where = [*self.scope(caller), self._c.id == record_id, self._c.is_deleted, *self._version_in(allowed_versions)]
