@@ -66,9 +66,9 @@ def test_an_unreachable_database_is_503_not_500(serve, tmp_path) -> None:  # typ
     url = serve(base_settings("postgresql://postgres@127.0.0.1:1/nowhere", tmp_path))
     headers = {"Authorization": f"Bearer {make_token('t1')}"}
     created = httpx.post(url + ACCOUNTS, json={"name": "x"}, headers=headers)
-    body = assert_problem(created, 503, "service_unavailable")
+    body = assert_problem(created, 503, "database_unavailable")
     assert created.headers["retry-after"] == "1" and "asyncpg" not in str(body)
-    assert_problem(httpx.get(url + "/readyz"), 503, "service_unavailable")
+    assert_problem(httpx.get(url + "/readyz"), 503, "database_unavailable")
     assert httpx.get(url + "/healthz").status_code == 200
 
 

@@ -4,13 +4,22 @@ Routes open exactly one transaction per request with ``db.read()`` or
 ``db.write()``; services and repositories run inside it and never commit.
 On SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so that two
 writers queue on the busy timeout instead of failing on lock upgrade.
+
+Every wait on the database has a deadline (``EDM_DB_DEADLINE_MS``): the
+tenant's share of connections (``edm.kit.shares``), the pool, connecting and
+every statement.  Past it the request fails with ``TimeoutError``, which the
+edge answers 503 ``database_unavailable`` with ``Retry-After``: a database that
+is down, frozen or partitioned away never hangs a request.  PostgreSQL's own
+``statement_timeout`` is shorter, so a merely slow statement is cancelled by
+the server and the connection stays healthy; a connection cut off by the
+deadline is closed, not returned to the pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -23,13 +32,13 @@ from sqlalchemy.sql import ClauseElement
 
 from edm.kit.pg import PgConnection, StatementCache, create_pool, json_text
 from edm.kit.settings import Settings
+from edm.kit.shares import TenantShares
 
 __all__ = ["Database", "Connection", "fetch_first"]
 
 # What read() and write() yield; both answer execute(statement) the same way.
 Connection: TypeAlias = AsyncConnection | PgConnection
 
-_SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 class Database:
@@ -40,6 +49,8 @@ class Database:
         url = settings.resolved_database_url
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._pool_size = settings.db_pool_size
+        self.deadline = settings.db_deadline_ms / 1000
+        self.shares = TenantShares(settings.tenant_share)
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._statements = StatementCache()
@@ -52,10 +63,11 @@ class Database:
                 url,
                 pool_size=settings.db_pool_size,
                 max_overflow=0,
+                pool_timeout=self.deadline,
                 json_serializer=json_text,
                 json_deserializer=orjson.loads,
             )
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_ms=settings.db_deadline_ms)
             self._writer = self.engine.execution_options(edm_write=True)
         else:
             self._dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -74,33 +86,63 @@ class Database:
     async def start(self) -> None:
         """Open the connections now rather than on the first request."""
         if self.dialect == "postgresql":
-            await self._pg_pool()
+            async with asyncio.timeout(self.deadline):
+                await self._pg_pool()
 
     async def _pg_pool(self) -> asyncpg.Pool:
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:
-                    self._pool = await create_pool(self._dsn, size=self._pool_size, server_settings=self._server_settings)
+                    self._pool = await create_pool(
+                        self._dsn, size=self._pool_size, server_settings=self._server_settings, timeout=self.deadline
+                    )
         return self._pool
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Connection]:
+    async def read(self, tenant: str | None = None) -> AsyncIterator[Connection]:
         """Reads; on PostgreSQL each statement runs on its own (no BEGIN/COMMIT round trips)."""
         if self.engine is None:
-            async with (await self._pg_pool()).acquire() as raw:
+            async with self._pg(tenant) as raw:
                 yield PgConnection(raw, self._statements)
         else:
-            async with self.engine.begin() as conn:
+            async with self._sqlite_share(tenant), self.engine.begin() as conn:
                 yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Connection]:
+    async def write(self, tenant: str | None = None) -> AsyncIterator[Connection]:
         if self.engine is None:
-            async with (await self._pg_pool()).acquire() as raw, raw.transaction():
+            async with self._pg(tenant) as raw, raw.transaction():
                 yield PgConnection(raw, self._statements)
         else:
-            async with self._writer.begin() as conn:
+            async with self._sqlite_share(tenant), self._writer.begin() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def _pg(self, tenant: str | None) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection within the tenant's share, everything under the deadline."""
+        async with asyncio.timeout(self.deadline):
+            async with self.shares.hold(tenant or ""):
+                pool = await self._pg_pool()
+                raw = await pool.acquire()
+                try:
+                    yield raw
+                except (asyncio.CancelledError, asyncio.TimeoutError):
+                    # Cut off mid-statement (deadline, client gone): the server
+                    # may never answer on it, so it is closed, not reused.
+                    raw.terminate()
+                    raise
+                finally:
+                    await pool.release(raw)
+
+    @asynccontextmanager
+    async def _sqlite_share(self, tenant: str | None) -> AsyncIterator[None]:
+        # Only the waits are bounded here: the pool's checkout (pool_timeout)
+        # and lock waits (busy_timeout) carry the same deadline, and a
+        # statement running in aiosqlite's thread cannot be cut off safely.
+        async with AsyncExitStack() as held:
+            async with asyncio.timeout(self.deadline):
+                await held.enter_async_context(self.shares.hold(tenant or ""))
+            yield
 
     def pool_counts(self) -> tuple[int, int]:
         """Connections (checked out, idle) in this process."""
@@ -138,14 +180,14 @@ async def fetch_first(
     return (await conn.execute(build())).mappings().first()  # type: ignore[arg-type]
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (the driver's implicit BEGIN is DEFERRED).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()

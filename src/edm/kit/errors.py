@@ -21,6 +21,7 @@ classes they raise, so the OpenAPI responses are generated from this tree::
     ├── ValidationFailed            422   validation_error
     ├── PreconditionRequired        428   precondition_required
     └── ServiceUnavailable          503   service_unavailable
+        └── DatabaseUnavailable     503   database_unavailable
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "ValidationFailed",
     "PreconditionRequired",
     "ServiceUnavailable",
+    "DatabaseUnavailable",
 ]
 
 
@@ -163,5 +165,10 @@ class PreconditionRequired(APIError):
 
 class ServiceUnavailable(APIError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
-    description = "the database or key set is unreachable; retry"
+    description = "the key set is unreachable; retry"
     documented_headers = ("Retry-After",)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code, title = "database_unavailable", "Database unavailable"
+    description = "the database did not answer within the request's deadline (down, frozen, busy or this tenant's share of connections is in use); retry after `Retry-After`"

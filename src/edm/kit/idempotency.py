@@ -1,20 +1,22 @@
 """Idempotency keys for POST requests (SPEC §7).
 
 A key is scoped by tenant, app, method and route template, and fingerprinted
-by the concrete path and the request body.  The flow:
+by the concrete path and the request body.  Everything happens in the
+request's one write transaction:
 
-1. ``reserve`` records the key as *in flight* in its own short transaction.
-   The same key again: a different fingerprint is a 422, a request still in
-   flight a 409, a finished one is replayed.
+1. ``claim`` takes the key.  On PostgreSQL a transaction-scoped advisory lock
+   on the key says whether another request holds it right now (409
+   ``idempotency_in_flight``, without waiting); SQLite runs write
+   transactions one at a time, so a duplicate simply comes after the first.
+   A finished request under the key is replayed, a different fingerprint is
+   a 422.
 2. The route runs its effect, and ``complete`` stores the response in the
-   **same transaction** as the effect, so the two commit or vanish together.
-3. When the effect fails (validation or anything else), ``release`` deletes
-   the reservation: only successful responses are recorded, and the client
-   may retry with the same key.
+   same transaction, so the claim, the effect and the stored response commit
+   or vanish together.  A request that fails for any reason — validation, a
+   lost connection, a database that died mid-request — leaves nothing
+   behind, and a retry with the same key runs at once.
 
-Records live 24 hours; ``delete_expired`` runs from a background task.  A
-reservation left behind by a crashed process is taken over after
-``ABANDONED_AFTER``.
+Records live 24 hours; ``delete_expired`` runs from a background task.
 """
 
 from __future__ import annotations
@@ -35,10 +37,9 @@ from edm.kit.db import Connection, Database
 from edm.kit.errors import APIError, BadRequest, Conflict, FieldError
 from edm.kit.types import JSONDocument, UTCDateTime
 
-__all__ = ["IdempotencyKey", "StoredResponse", "idempotency_keys", "parse_key", "reserve", "complete", "release", "delete_expired", "forget_resource"]
+__all__ = ["IdempotencyKey", "StoredResponse", "idempotency_keys", "parse_key", "claim", "complete", "delete_expired", "forget_resource"]
 
 TTL = timedelta(hours=24)
-ABANDONED_AFTER = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 REPLAYED_HEADERS = ("location", "etag", "content-type")
@@ -84,6 +85,9 @@ class IdempotencyKey:
     key: str
     fingerprint: str
 
+    def lock_name(self) -> str:
+        return "\x1f".join((self.tenant_id, self.app_key, self.method, self.route, self.key))
+
     def where(self) -> list[sa.ColumnElement[bool]]:
         return [_k.tenant_id == self.tenant_id, _k.app_key == self.app_key, _k.method == self.method, _k.route == self.route, _k.key == self.key]
 
@@ -127,39 +131,42 @@ def _insert(dialect: str) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(idempotency_keys)
 
 
-async def reserve(db: Database, key: IdempotencyKey) -> StoredResponse | None:
-    """Claim the key (None), or return the response to replay, or raise 409/422."""
-    async with db.write() as conn:
-        now = _now()
-        claim = (
-            _insert(conn.dialect.name)
-            .values(
-                tenant_id=key.tenant_id, app_key=key.app_key, method=key.method, route=key.route, key=key.key,
-                fingerprint=key.fingerprint, created_at=now, expires_at=now + TTL,
-            )  # fmt: skip
-            .on_conflict_do_nothing()
-            .returning(_k.key)
-        )
-        if (await conn.execute(claim)).first() is not None:
-            return None
-        row = (await conn.execute(sa.select(idempotency_keys).where(*key.where()).with_for_update())).mappings().first()
-        if row is None:  # released between the two statements: claim it now
-            await conn.execute(claim)
-            return None
-        if row["expires_at"] <= now or (row["status"] is None and row["created_at"] <= now - ABANDONED_AFTER):
-            await conn.execute(
-                sa.update(idempotency_keys)
-                .where(*key.where())
-                .values(fingerprint=key.fingerprint, status=None, body=None, headers=None, resource_id=None, created_at=now, expires_at=now + TTL)
-            )
-            return None
-        if row["fingerprint"] != key.fingerprint:
-            raise IdempotencyConflict("this Idempotency-Key was used with a different request; use a new key")
-        if row["status"] is None:
+async def claim(conn: Connection, key: IdempotencyKey) -> StoredResponse | None:
+    """Take the key for this transaction (None), or return the response to replay, or raise 409/422."""
+    if conn.dialect.name == "postgresql":
+        lock = sa.func.hashtextextended(sa.literal("edm.idempotency:") + key.lock_name(), 0)
+        if not (await conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(lock)))).scalar():
             raise IdempotencyInFlight(
                 "a request with this Idempotency-Key is still in progress; retry shortly", headers={"Retry-After": "1"}
             )
-        return StoredResponse(row["status"], row["body"].encode(), dict(row["headers"] or {}))
+    now = _now()
+    taken = (
+        _insert(conn.dialect.name)
+        .values(
+            tenant_id=key.tenant_id, app_key=key.app_key, method=key.method, route=key.route, key=key.key,
+            fingerprint=key.fingerprint, created_at=now, expires_at=now + TTL,
+        )  # fmt: skip
+        .on_conflict_do_nothing()
+        .returning(_k.key)
+    )
+    if (await conn.execute(taken)).first() is not None:
+        return None
+    row = (await conn.execute(sa.select(idempotency_keys).where(*key.where()))).mappings().first()
+    if row is None:  # expired and swept between the two statements: take it now
+        await conn.execute(taken)
+        return None
+    # A stored row always holds a response (claims commit only with one); an
+    # in-flight row can only be a leftover of an older release of EDM.
+    if row["expires_at"] <= now or row["status"] is None:
+        await conn.execute(
+            sa.update(idempotency_keys)
+            .where(*key.where())
+            .values(fingerprint=key.fingerprint, status=None, body=None, headers=None, resource_id=None, created_at=now, expires_at=now + TTL)
+        )
+        return None
+    if row["fingerprint"] != key.fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request; use a new key")
+    return StoredResponse(row["status"], row["body"].encode(), dict(row["headers"] or {}))
 
 
 async def complete(conn: Connection, key: IdempotencyKey, response: StoredResponse, resource_id: str | None) -> None:
@@ -169,11 +176,6 @@ async def complete(conn: Connection, key: IdempotencyKey, response: StoredRespon
         .where(*key.where())
         .values(status=response.status, body=response.body.decode(), headers=response.headers, resource_id=resource_id)
     )
-
-
-async def release(db: Database, key: IdempotencyKey) -> None:
-    async with db.write() as conn:
-        await conn.execute(sa.delete(idempotency_keys).where(*key.where(), _k.status.is_(None)))
 
 
 async def forget_resource(conn: Connection, caller: Caller, resource_id: str) -> None:

@@ -196,9 +196,10 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, size: int, server_settings: dict[str, str]) -> asyncpg.Pool:
+async def create_pool(dsn: str, *, size: int, server_settings: dict[str, str], timeout: float) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
+        timeout=timeout,
         min_size=size,
         max_size=size,
         server_settings=server_settings,

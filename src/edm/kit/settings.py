@@ -51,7 +51,9 @@ class Settings:
     jwks_min_refresh_seconds: float = 30.0
     require_if_match: bool = False
     db_pool_size: int = 4
-    statement_timeout_ms: int = 10_000
+    db_tenant_share: int = 0  # 0: half the pool, rounded up
+    db_deadline_ms: int = 4_500
+    statement_timeout_ms: int = 4_000
     log_level: str = "info"
 
     @property
@@ -65,6 +67,11 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def tenant_share(self) -> int:
+        """Connections one tenant may hold at once in a worker."""
+        return min(self.db_tenant_share or (self.db_pool_size + 1) // 2, self.db_pool_size)
 
     @property
     def algorithms(self) -> tuple[str, ...]:
@@ -121,6 +128,10 @@ class Settings:
             raise SettingsError("asymmetric algorithms need EDM_JWKS_URL or EDM_JWKS_FILE")
         if not self.algorithms:
             raise SettingsError("no JWT keys configured: set EDM_JWT_SECRET or EDM_JWKS_URL/EDM_JWKS_FILE")
+        if self.db_pool_size < 1 or self.db_tenant_share < 0:
+            raise SettingsError("EDM_DB_POOL_SIZE must be at least 1 and EDM_DB_TENANT_SHARE at least 0")
+        if not 0 < self.statement_timeout_ms <= self.db_deadline_ms:
+            raise SettingsError("EDM_STATEMENT_TIMEOUT_MS must be positive and at most EDM_DB_DEADLINE_MS")
         if not self.resolved_database_url.startswith(("sqlite+aiosqlite", "postgresql+asyncpg")):
             raise SettingsError("EDM_DATABASE_URL must be sqlite:///PATH or postgresql://…")
 
@@ -155,7 +166,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             jwks_min_refresh_seconds=float(get("EDM_JWKS_MIN_REFRESH_SECONDS") or 30),
             require_if_match=_bool(get("EDM_REQUIRE_IF_MATCH")),
             db_pool_size=int(get("EDM_DB_POOL_SIZE") or 4),
-            statement_timeout_ms=int(get("EDM_STATEMENT_TIMEOUT_MS") or 10_000),
+            db_tenant_share=int(get("EDM_DB_TENANT_SHARE") or 0),
+            db_deadline_ms=int(get("EDM_DB_DEADLINE_MS") or 4_500),
+            statement_timeout_ms=int(get("EDM_STATEMENT_TIMEOUT_MS") or 4_000),
             log_level=get("EDM_LOG_LEVEL") or "info",
         )
     except ValueError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from edm.kit.errors import ServiceUnavailable
+from edm.kit.errors import DatabaseUnavailable
 from edm.kit.web.request import database
 from edm.kit.web.routing import Route
 
@@ -20,7 +20,7 @@ async def readyz(request: Request, caller: None) -> JSONResponse:
     try:
         await database(request).ping()
     except Exception as exc:  # any driver error means "not ready"
-        raise ServiceUnavailable("the database is not reachable") from exc
+        raise DatabaseUnavailable("the database is not reachable", headers={"Retry-After": "1"}) from exc
     return JSONResponse({"status": "ok", "database": database(request).dialect})
 
 

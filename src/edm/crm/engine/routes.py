@@ -93,7 +93,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
 
     async def list_records(request: Request, caller: Caller) -> Response:
         query = engine.grammar.parse(request.query_params.multi_items())
-        async with database(request).read() as conn:
+        async with database(request).read(caller.tenant_id) as conn:
             page = await service.list(conn, caller, query, cursor_signer(request))
         body = render.page_json(page.rows, page.has_more, page.next_cursor, page.total, query.fields)
         return Response(body, media_type="application/json")
@@ -111,7 +111,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         (record_id,) = ids.values()
         include_deleted = _flag(request, "include_deleted") if request.scope["query_string"] else False
         if_none_match = parse_condition(request.headers.get("if-none-match"), "If-None-Match")
-        async with database(request).read() as conn:
+        async with database(request).read(caller.tenant_id) as conn:
             row = await service.get(conn, caller, record_id, include_deleted=include_deleted)
         if if_none_match is not None and if_none_match.matches_weak(row["version"]):
             return Response(status_code=304, headers={"ETag": etag(row["version"])})
@@ -121,7 +121,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         (record_id,) = ids.values()
         if_match = parse_condition(request.headers.get("if-match"), "If-Match")
         body = await read_json_object(request, JSON_OR_MERGE_PATCH)
-        async with database(request).write() as conn:
+        async with database(request).write(caller.tenant_id) as conn:
             row = await service.update(
                 conn, caller, record_id, body, if_match=if_match, require_precondition=settings(request).require_if_match
             )
@@ -133,7 +133,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         caller.require(ADMIN_SCOPE if purge else write)
         if_match = parse_condition(request.headers.get("if-match"), "If-Match")
         operation = service.purge if purge else service.delete
-        async with database(request).write() as conn:
+        async with database(request).write(caller.tenant_id) as conn:
             await operation(
                 conn, caller, record_id, if_match=if_match, require_precondition=settings(request).require_if_match
             )

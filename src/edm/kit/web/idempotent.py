@@ -25,21 +25,17 @@ async def run_idempotent(request: Request, caller: Caller, route: str, body: Any
         request.headers.get("idempotency-key"), caller, request.method, route, request.url.path, body
     )
     if key is None:
-        async with db.write() as conn:
+        async with db.write(caller.tenant_id) as conn:
             response, _ = await effect(conn)
         return response
 
-    stored = await idempotency.reserve(db, key)
-    if stored is not None:
-        return Response(stored.body, status_code=stored.status, headers={**stored.headers, "Idempotent-Replayed": "true"})
-    try:
-        async with db.write() as conn:
+    async with db.write(caller.tenant_id) as conn:
+        stored = await idempotency.claim(conn, key)
+        if stored is None:
             response, resource_id = await effect(conn)
             headers = {k: v for k, v in response.headers.items() if k in idempotency.REPLAYED_HEADERS}
             await idempotency.complete(
                 conn, key, idempotency.StoredResponse(response.status_code, bytes(response.body), headers), resource_id
             )
-    except BaseException:
-        await idempotency.release(db, key)
-        raise
-    return response
+            return response
+    return Response(stored.body, status_code=stored.status, headers={**stored.headers, "Idempotent-Replayed": "true"})

@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import exc as sa_exc
 from starlette.responses import Response
 
-from edm.kit.errors import APIError, ServiceUnavailable
+from edm.kit.errors import APIError, DatabaseUnavailable
 
 __all__ = ["PROBLEM_JSON", "DATABASE_UNAVAILABLE", "problem_body", "problem_response", "as_api_error"]
 
@@ -38,7 +38,8 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.QueryCanceledError,  # statement_timeout
     asyncpg.TransactionRollbackError,  # deadlock or serialization failure: safe to retry
     asyncpg.InsufficientResourcesError,
-    asyncpg.OperatorInterventionError,
+    asyncpg.OperatorInterventionError,  # pg_terminate_backend, shutdown
+    asyncpg.InternalClientError,  # the connection was lost mid-protocol (e.g. terminated)
 )
 
 
@@ -69,7 +70,7 @@ def as_api_error(exc: BaseException, request_id: str | None) -> APIError:
         return exc
     if isinstance(exc, DATABASE_UNAVAILABLE):
         log.warning("database unavailable", error=type(exc).__name__, request_id=request_id)
-        return ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
+        return DatabaseUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
     log.error("unhandled error", request_id=request_id, exc_info=exc)
     return APIError("an unexpected error occurred; quote the request_id when reporting it")
 
