@@ -9,6 +9,7 @@ waits on a table lock the test holds.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
 import uuid
@@ -184,3 +185,66 @@ def test_one_tenant_stuck_in_the_database_leaves_connections_for_the_others(
     finally:
         locker.sql("ROLLBACK")
     assert set(statuses) <= {201, 503} and 201 in statuses, statuses
+
+
+# --------------------------------------------------------------------------- start-up and storage
+
+
+def test_serve_starts_with_the_database_down_and_migrates_once_it_answers(tmp_path: Path) -> None:
+    from tests.conftest import _pg_admin
+    from tests.test_cli import EDM, _clean_env, _free_port
+
+    name = f"edm_test_{uuid.uuid4().hex[:12]}"  # a fresh database: nothing migrated yet
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    db_port, port = _free_port(), _free_port()
+    env = _clean_env(EDM_DATA_DIR=str(tmp_path), EDM_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{db_port}/{name}")
+    process = subprocess.Popen([EDM, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        down = _wait_for(lambda: _answer(url + "/readyz"), timeout=30)
+        assert process.poll() is None
+        assert_problem(down, 503, "database_unavailable")
+        token = subprocess.run([EDM, "token", "--tenant", "t1", "--sub", "u1"], env=env, capture_output=True, text=True)
+        headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
+        assert_problem(httpx.post(url + ACCOUNTS, json={"name": "Early"}, headers=headers), 503, "database_unavailable")
+
+        with FreezableProxy(("127.0.0.1", 5432), port=db_port):  # the database comes up
+            _wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, timeout=30)
+            created = httpx.post(url + ACCOUNTS, json={"name": "Late"}, headers=headers)
+            assert created.status_code == 201, created.text
+            assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _answer(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url)
+    except httpx.TransportError:
+        return None
+
+
+def test_a_read_only_sqlite_file_serves_reads_and_answers_writes_503(
+    serve: Any, database_urls: dict[str, str], tmp_path: Path
+) -> None:
+    writable = serve(base_settings(database_urls["sqlite"], tmp_path / "rw"))
+    tenant = f"tenant-{uuid.uuid4().hex[:12]}"
+    created = httpx.post(writable + ACCOUNTS, json={"name": "Kept"}, headers=_headers(tenant)).json()
+
+    path = sa.make_url(database_urls["sqlite"]).database
+    read_only = serve(base_settings(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path / "ro"))
+    assert httpx.get(read_only + "/readyz").status_code == 200
+    got = httpx.get(f"{read_only}{ACCOUNTS}/{created['id']}", headers=_headers(tenant))
+    assert got.status_code == 200 and got.json()["name"] == "Kept"
+    assert httpx.get(read_only + ACCOUNTS, headers=_headers(tenant)).json()["data"][0]["id"] == created["id"]
+    refused = httpx.post(read_only + ACCOUNTS, json={"name": "Refused"}, headers=_headers(tenant))
+    assert_problem(refused, 503, "database_unavailable")
+    assert refused.headers["retry-after"] == "1"
+    assert_problem(
+        httpx.patch(f"{read_only}{ACCOUNTS}/{created['id']}", json={"name": "No"}, headers=_headers(tenant)),
+        503,
+        "database_unavailable",
+    )
+    assert httpx.get(f"{writable}{ACCOUNTS}/{created['id']}", headers=_headers(tenant)).json()["version"] == 1

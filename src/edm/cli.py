@@ -39,7 +39,9 @@ def serve(
     if database_url:
         os.environ["EDM_DATABASE_URL"] = database_url  # the workers read the same settings
     settings = _settings()
-    _migrate(settings)
+    if not settings.migrate_on_start and not _migrate(settings, wait=True):
+        # The workers bring the schema up to date once the database answers.
+        os.environ["EDM_MIGRATE_ON_START"] = "true"
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # The workers share one metrics directory, so /metrics answers for all of them.
         metrics_dir = settings.data_dir.resolve() / f"metrics-{port}"
@@ -67,14 +69,24 @@ def migrate() -> None:
     typer.echo("database is up to date", err=True)
 
 
-def _migrate(settings) -> None:  # type: ignore[no-untyped-def]
+def _migrate(settings, *, wait: bool = False) -> bool:  # type: ignore[no-untyped-def]
+    """Apply pending migrations.  Unreachable with ``wait``: say so and answer False."""
     from edm.kit.migrate import upgrade
+    from edm.kit.web.problems import DATABASE_UNAVAILABLE
 
     try:
         upgrade(settings)
     except Exception as exc:  # a clear line for the operator, not a traceback
+        if wait and isinstance(exc, DATABASE_UNAVAILABLE):
+            typer.echo(
+                f"edm: the database is not reachable yet ({type(exc).__name__}); serving anyway: "
+                "requests and /readyz answer 503 until it is, then the schema is brought up to date",
+                err=True,
+            )
+            return False
         typer.echo(f"edm: cannot migrate the database: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None
+    return True
 
 
 @app.command()

@@ -30,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 
+from edm.kit.errors import DatabaseUnavailable
 from edm.kit.pg import PgConnection, StatementCache, create_pool, json_text
 from edm.kit.settings import Settings
 from edm.kit.shares import TenantShares
@@ -51,6 +52,9 @@ class Database:
         self._pool_size = settings.db_pool_size
         self.deadline = settings.db_deadline_ms / 1000
         self.shares = TenantShares(settings.tenant_share)
+        # Set while the service must not touch the database (its schema is
+        # being brought up to date): every request answers 503 with it.
+        self.unavailable: str | None = None
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._statements = StatementCache()
@@ -120,6 +124,7 @@ class Database:
     @asynccontextmanager
     async def _pg(self, tenant: str | None) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection within the tenant's share, everything under the deadline."""
+        self._check_available()
         async with asyncio.timeout(self.deadline):
             async with self.shares.hold(tenant or ""):
                 pool = await self._pg_pool()
@@ -139,10 +144,15 @@ class Database:
         # Only the waits are bounded here: the pool's checkout (pool_timeout)
         # and lock waits (busy_timeout) carry the same deadline, and a
         # statement running in aiosqlite's thread cannot be cut off safely.
+        self._check_available()
         async with AsyncExitStack() as held:
             async with asyncio.timeout(self.deadline):
                 await held.enter_async_context(self.shares.hold(tenant or ""))
             yield
+
+    def _check_available(self) -> None:
+        if self.unavailable is not None:
+            raise DatabaseUnavailable(self.unavailable, headers={"Retry-After": "1"})
 
     def pool_counts(self) -> tuple[int, int]:
         """Connections (checked out, idle) in this process."""
@@ -186,7 +196,12 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         # Let us issue BEGIN ourselves (the driver's implicit BEGIN is DEFERRED).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as exc:
+            # A read-only file keeps its journal mode: reads work, writes answer 503.
+            if "readonly" not in str(exc):
+                raise
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")

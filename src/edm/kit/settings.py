@@ -54,6 +54,7 @@ class Settings:
     db_tenant_share: int = 0  # 0: half the pool, rounded up
     db_deadline_ms: int = 4_500
     statement_timeout_ms: int = 4_000
+    migrate_on_start: bool = False
     log_level: str = "info"
 
     @property
@@ -169,6 +170,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             db_tenant_share=int(get("EDM_DB_TENANT_SHARE") or 0),
             db_deadline_ms=int(get("EDM_DB_DEADLINE_MS") or 4_500),
             statement_timeout_ms=int(get("EDM_STATEMENT_TIMEOUT_MS") or 4_000),
+            migrate_on_start=_bool(get("EDM_MIGRATE_ON_START")),
             log_level=get("EDM_LOG_LEVEL") or "info",
         )
     except ValueError as exc:

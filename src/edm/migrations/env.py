@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 _LOCK_KEY = 0x65646D  # "edm"
+_CONNECT_TIMEOUT_S = 5
 
 
 def _run(connection: sa.Connection) -> None:
@@ -23,7 +24,10 @@ def _run(connection: sa.Connection) -> None:
 
 
 async def _main() -> None:
-    engine = create_async_engine(context.config.attributes["database_url"], poolclass=NullPool)
+    url = context.config.attributes["database_url"]
+    # A database that does not answer fails the attempt instead of hanging it.
+    connect_args = {"timeout": _CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+    engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

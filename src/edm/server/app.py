@@ -22,6 +22,7 @@ from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired
+from edm.kit.migrate import upgrade
 from edm.kit.settings import Settings, load_settings
 from edm.kit.web.middleware import RequestContextMiddleware
 from edm.kit.web.routing import Router
@@ -33,6 +34,7 @@ __all__ = ["create_app", "EDMApp"]
 
 
 SWEEP_EVERY_SECONDS = 900
+MIGRATE_RETRY_SECONDS = 2
 log = structlog.get_logger("edm.server")
 
 
@@ -41,9 +43,23 @@ async def _sweep_idempotency_keys(db: Database) -> None:
     while True:
         try:
             await delete_expired(db)
-        except Exception:  # the database may be down; try again next round
-            log.warning("could not delete expired idempotency keys", exc_info=True)
+        except Exception as exc:  # the database may be down; try again next round
+            log.warning("could not delete expired idempotency keys", error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(SWEEP_EVERY_SECONDS)
+
+
+async def _migrate_when_reachable(db: Database, settings: Settings) -> None:
+    """Bring the schema up to date as soon as the database answers, then let requests through."""
+    while True:
+        try:
+            await asyncio.to_thread(upgrade, settings)
+        except Exception as exc:  # unreachable (or still starting): try again
+            log.warning("cannot migrate the database yet; retrying", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(MIGRATE_RETRY_SECONDS)
+        else:
+            db.unavailable = None
+            log.info("the database schema is up to date")
+            return
 
 
 class EDMApp:
@@ -95,8 +111,8 @@ class EDMApp:
         self.state.db = Database(self.settings)
         try:
             await self.state.db.start()
-        except Exception:  # serve anyway: requests answer 503 and /readyz says why until it is up
-            log.warning("the database is not reachable at start-up", exc_info=True)
+        except Exception as exc:  # serve anyway: requests answer 503 and /readyz says why until it is up
+            log.warning("the database is not reachable at start-up", error=f"{type(exc).__name__}: {exc}")
         # What start-up built lives as long as the process: move it out of the
         # collector's sight, so full collections stay short (tail latency).
         gc.collect()
@@ -105,6 +121,9 @@ class EDMApp:
             asyncio.create_task(_sweep_idempotency_keys(self.state.db)),
             asyncio.create_task(watch_pool(self.state.db)),
         ]
+        if self.settings.migrate_on_start:
+            self.state.db.unavailable = "the database is not reachable yet, or its schema is being brought up to date"
+            self._background.append(asyncio.create_task(_migrate_when_reachable(self.state.db, self.settings)))
 
     async def _stop(self) -> None:
         for task in self._background:
