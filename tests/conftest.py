@@ -33,6 +33,7 @@ from edm.crm.registry import REGISTRY, Registry
 from edm.kit.migrate import upgrade
 from edm.kit.settings import Settings
 from edm.server.app import create_app
+from edm.server.serving import server_config
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 ACCOUNTS = "/api/v1/crm/accounts"
@@ -97,7 +98,7 @@ class ServerThread:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = server_config(app, log_level="warning")  # what `edm serve` runs
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 

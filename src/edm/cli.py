@@ -34,7 +34,7 @@ def serve(
     database_url: Optional[str] = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
 ) -> None:
     """Apply migrations, then serve the API."""
-    import uvicorn
+    from edm.server import serving
 
     if database_url:
         os.environ["EDM_DATABASE_URL"] = database_url  # the workers read the same settings
@@ -48,17 +48,10 @@ def serve(
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    uvicorn.run(
-        "edm.server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level=settings.log_level,
-        proxy_headers=False,
+    serving.run(
+        serving.server_config(
+            "edm.server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=settings.log_level
+        )
     )
 
 
