@@ -86,7 +86,7 @@ class BadRequest(APIError):
 
 class MalformedJSON(BadRequest):
     code, title = "malformed_json", "Malformed JSON"
-    description = "the body is not JSON or not an object"
+    description = "the body is not JSON, not an object, or repeats a key within an object"
 
 
 class InvalidParameter(BadRequest):

@@ -882,6 +882,32 @@ def test_malformed_json_is_400(writer: Writer, content: bytes) -> None:
     writer.rejected(writer.send_raw(content), None, status=400, code="malformed_json")
 
 
+REPEATED_KEYS = [
+    pytest.param(b'"name":"a","name":"b"', "name", id="top-level"),
+    pytest.param(b'"industry":"a","industr\\u0079":"b"', "industry", id="spelled-with-an-escape"),
+    pytest.param(b'"custom_fields":{"tier":"gold","tier":"silver"}', "custom_fields.tier", id="in-custom-fields"),
+    pytest.param(
+        b'"addresses":[{"type":"billing","city":"A"},{"type":"office","city":"B","city":"C"}]',
+        "addresses[1].city",
+        id="in-an-address",
+    ),
+    pytest.param(b'"custom_fields":{"n":123456789012345678901,"n":1}', "custom_fields.n", id="beside-a-long-number"),
+    pytest.param(b'"description":"\\ud800","description":"x"', "description", id="beside-a-lone-surrogate"),
+]
+
+
+@pytest.mark.parametrize(("member", "path"), REPEATED_KEYS)
+def test_a_repeated_key_is_400_naming_it(writer: Writer, member: bytes, path: str) -> None:
+    body = writer.rejected(writer.send_raw(writer.raw_object(member)), path, status=400, code="malformed_json")
+    assert path in body["detail"]
+    if writer.op == "update":
+        patch = writer.send_raw(writer.raw_object(member), "application/merge-patch+json")
+        writer.rejected(patch, path, status=400, code="malformed_json")
+    # The same key in two objects is no repetition.
+    response = writer.send_raw(writer.raw_object(b'"industry":"a","custom_fields":{"industry":"b"}'))
+    assert response.status_code in (200, 201), response.text
+
+
 def _big_member(total: int, writer: Writer) -> bytes:
     """A raw JSON object of exactly ``total`` bytes, padded in its description."""
     shell = writer.raw_object(b'"description":""')
