@@ -93,12 +93,12 @@ def base_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
 class ServerThread:
     """uvicorn serving an app on a free loopback port, in a background thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
-        config = server_config(app, log_level="warning")  # what `edm serve` runs
+        config = server_config(app, **{"log_level": "warning", **options})  # what `edm serve` runs
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 

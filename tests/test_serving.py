@@ -1,17 +1,21 @@
-"""How the service is served: bounded request heads.
+"""How the service is served: bounded request heads and a graceful stop.
 
 The head limit is checked on the tests' in-process server, which takes the
 same uvicorn configuration as ``edm serve``, and on a real ``edm serve``
-process where its memory is measured.
+process where its memory is measured.  The graceful stop is checked on real
+``edm serve`` processes, on SQLite and PostgreSQL, with one and two workers,
+and its grace period on the in-process server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +26,13 @@ import orjson
 import pytest
 
 import edm
+from edm.server.app import create_app
 from tests.conftest import (
     ACCOUNTS,
     SECRET,
+    ServerThread,
     assert_problem,
+    base_settings,
     make_token,
 )
 
@@ -288,3 +295,104 @@ def test_a_websocket_upgrade_is_served_as_plain_http(server_port: int) -> None:
         assert connection.answer().status == 200
     finally:
         connection.close()
+
+
+# --------------------------------------------------------------------------- graceful stop
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, postgres_url: str) -> str:
+    return (
+        f"sqlite:///{tmp_path / 'edm.sqlite3'}" if backend == "sqlite" else postgres_url
+    )
+
+
+def _wait_until_refused(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(
+        f"port {port} still accepts connections {seconds} s after SIGTERM"
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_finishes_the_write_in_flight_refuses_new_connections_and_exits_0(
+    backend: str, database_url: str, tmp_path: Path, workers: int
+) -> None:
+    tenant = f"tenant-stop-{os.urandom(6).hex()}"
+    token = make_token(tenant)
+    body = orjson.dumps({"name": "Written while stopping", "description": "d" * 2000})
+    head = request_head(
+        "POST",
+        ACCOUNTS,
+        f"Authorization: Bearer {token}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Expect: 100-continue",
+    )
+    with edm_serve(tmp_path, database_url, workers) as served:
+        connection = Connection(served.port)
+        try:
+            connection.send(head)
+            assert connection.answer().status == 100  # the handler is reading the body
+            connection.send(body[: len(body) // 2])
+            served.process.send_signal(signal.SIGTERM)
+            _wait_until_refused(served.port, 5)
+            assert served.process.poll() is None, (
+                "the server exited with a write in flight"
+            )
+            connection.send(body[len(body) // 2 :])
+            answer = connection.answer()
+            assert answer.status == 201, answer.body
+            assert answer.headers["connection"] == "close"
+            assert connection.closed_by_server()
+        finally:
+            connection.close()
+        assert served.process.wait(timeout=40) == 0, served.output()
+        assert "Traceback" not in served.output()
+    created = orjson.loads(answer.body)
+    with ServerThread(
+        create_app(base_settings(database_url, tmp_path / "reader"))
+    ) as reader:
+        stored = httpx.get(
+            f"{reader.url}{ACCOUNTS}/{created['id']}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert stored.status_code == 200 and stored.json() == created
+
+
+def test_a_request_still_running_when_the_grace_period_ends_is_503(
+    database_urls: dict[str, str], tmp_path: Path
+) -> None:
+    server = ServerThread(
+        create_app(base_settings(database_urls["sqlite"], tmp_path)),
+        timeout_graceful_shutdown=1,
+    ).__enter__()
+    head = request_head(
+        "POST",
+        ACCOUNTS,
+        f"Authorization: Bearer {make_token('tenant-grace')}",
+        "Content-Type: application/json",
+        "Content-Length: 100",
+        "Expect: 100-continue",
+    )
+    connection = Connection(server.port)
+    stopping = threading.Thread(target=server.__exit__, args=(None, None, None))
+    try:
+        connection.send(head)
+        assert connection.answer().status == 100
+        connection.send(b'{"name":')  # and never the rest
+        stopping.start()
+        answer = connection.answer()
+    finally:
+        connection.close()
+        stopping.join(timeout=20)
+    assert answer.status == 503, answer
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == "1"
+    assert orjson.loads(answer.body)["code"] == "service_unavailable"

@@ -33,7 +33,7 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Worker processes (one per core is a good start)."),
     database_url: Optional[str] = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
 ) -> None:
-    """Apply migrations, then serve the API."""
+    """Apply migrations, then serve the API (SIGTERM: finish requests in flight, up to 30 s, then exit 0)."""
     from edm.server import serving
 
     if database_url:

@@ -8,6 +8,7 @@ become responses.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from edm.kit.errors import PayloadTooLarge
+from edm.kit.errors import PayloadTooLarge, ServiceUnavailable
 from edm.kit.jsonbody import MAX_BODY_BYTES
 from edm.kit.web.problems import problem_response
 
@@ -80,6 +81,14 @@ class RequestContextMiddleware:
             if declared is not None and declared > MAX_BODY_BYTES:
                 raise PayloadTooLarge(_too_large())
             await self.app(scope, limited_receive, send_with_id)
+        except asyncio.CancelledError:
+            # The server stopped and its grace period ran out (edm.server.serving):
+            # a 503 the client may retry, rather than the server's bare 500.
+            if started:
+                raise
+            log.warning("request cancelled: the server is stopping", request_id=request_id)
+            stopping = ServiceUnavailable("the server is stopping; retry", headers={"Retry-After": "1"})
+            await problem_response(stopping, request_id)(scope, receive, send_with_id)
         except Exception as exc:
             if not started:
                 await problem_response(exc, request_id)(scope, receive, send_with_id)
