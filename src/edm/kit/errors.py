@@ -165,7 +165,7 @@ class PreconditionRequired(APIError):
 
 class ServiceUnavailable(APIError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
-    description = "the key set is unreachable; retry"
+    description = "the key set is unreachable, or the server is stopping; retry"
     documented_headers = ("Retry-After",)
 
 

@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -53,7 +53,7 @@ class RequestContextMiddleware:
         status = 500
         began = time.perf_counter()
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: MutableMapping[str, Any]) -> None:
             nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
