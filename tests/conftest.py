@@ -136,6 +136,21 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         server.__exit__(None, None, None)
 
 
+@pytest.fixture
+def serve_for_test() -> Iterator[Any]:
+    """Like ``serve``, but the servers stop when the test ends, closing their database pools."""
+    servers: list[ServerThread] = []
+
+    def start(settings: Settings, registry: Registry = REGISTRY) -> str:
+        server = ServerThread(create_app(settings, registry)).__enter__()
+        servers.append(server)
+        return server.url
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
 @pytest.fixture(scope="session")
 def servers(serve: Any, database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {

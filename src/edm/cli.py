@@ -92,7 +92,7 @@ def token(
 ) -> None:
     """Print a token signed with the configured HS256 secret."""
     settings = _settings()
-    if not settings.jwt_secret:
+    if not settings.jwt_secrets:
         typer.echo("edm: no HS256 secret is configured (EDM_JWT_SECRET)", err=True)
         raise typer.Exit(2)
     now = int(time.time())
@@ -105,7 +105,7 @@ def token(
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience[0]
-    sys.stdout.write(jwt.encode(claims, settings.jwt_secret, algorithm="HS256") + "\n")
+    sys.stdout.write(jwt.encode(claims, settings.jwt_secrets[0], algorithm="HS256") + "\n")
 
 
 def main() -> None:

@@ -4,9 +4,10 @@ Only :class:`TokenVerifier` makes a ``Caller``; every repository function takes
 one first, so nothing can query without a verified tenant (and app) scope.
 
 * Accepted algorithms come from configuration, never from the token; ``none``
-  is always refused.  HS256 uses only ``EDM_JWT_SECRET``; RS256/ES256/EdDSA use
-  only keys from the JWKS (file or URL) picked by ``kid``, so a token cannot
-  make us verify an HMAC with a public key.
+  is always refused.  HS256 uses only the ``EDM_JWT_SECRET`` secrets (a token
+  signed with any of them verifies, so a secret rotates without a 401 storm);
+  RS256/ES256/EdDSA use only keys from the JWKS (file or URL) picked by
+  ``kid``, so a token cannot make us verify an HMAC with a public key.
 * An unknown ``kid`` reloads the key set: a file whenever it changed on disk,
   a URL at most once per ``EDM_JWKS_MIN_REFRESH_SECONDS`` (default 30 s).
 """
@@ -17,6 +18,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +136,7 @@ class KeySet:
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self._algorithms = frozenset(settings.algorithms)
-        self._secret = settings.jwt_secret
+        self._secrets = settings.jwt_secrets
         self._issuer = settings.jwt_issuer
         self._audience = list(settings.jwt_audience) or None
         self._leeway = settings.jwt_leeway_seconds
@@ -180,21 +182,9 @@ class TokenVerifier:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise Unauthorized("the token's algorithm is not accepted")
-        key = await self._key_for(alg, header.get("kid"))
+        keys = await self._keys_for(alg, header.get("kid"))
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                leeway=self._leeway,
-                issuer=self._issuer,
-                audience=self._audience,
-                options={
-                    "require": ["exp", "sub", "tenant_id"],
-                    "verify_aud": self._audience is not None,
-                    "verify_iss": self._issuer is not None,
-                },
-            )
+            claims = self._decode(token, alg, keys)
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired") from None
         except jwt.ImmatureSignatureError:
@@ -210,9 +200,35 @@ class TokenVerifier:
         # exp is a number here (PyJWT checked it); honour the same leeway the check used
         return self._caller(claims), float(claims["exp"]) + self._leeway
 
-    async def _key_for(self, alg: str, kid: Any) -> Any:
+    def _decode(self, token: str, alg: str, keys: Sequence[Any]) -> dict[str, Any]:
+        """The claims, verified with whichever of ``keys`` signed the token."""
+        if not keys:
+            raise Unauthorized("no key can verify this token")
+        for key in keys[:-1]:
+            try:
+                return self._decode_with(token, alg, key)
+            except jwt.InvalidSignatureError:
+                continue  # perhaps signed with a later one
+        return self._decode_with(token, alg, keys[-1])
+
+    def _decode_with(self, token: str, alg: str, key: Any) -> dict[str, Any]:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[alg],
+            leeway=self._leeway,
+            issuer=self._issuer,
+            audience=self._audience,
+            options={
+                "require": ["exp", "sub", "tenant_id"],
+                "verify_aud": self._audience is not None,
+                "verify_iss": self._issuer is not None,
+            },
+        )
+
+    async def _keys_for(self, alg: str, kid: Any) -> Sequence[Any]:
         if alg == "HS256":
-            return self._secret
+            return self._secrets
         if self._keys is None or (kid is not None and not isinstance(kid, str)):
             raise Unauthorized("no key can verify this token")
         key = await self._keys.get(kid)
@@ -220,7 +236,7 @@ class TokenVerifier:
             raise Unauthorized("the token's signing key (kid) is unknown")
         if key.key_type != _ASYMMETRIC_KEY_TYPES[alg] or (key.algorithm_name and key.algorithm_name != alg):
             raise Unauthorized("the token's algorithm does not match its key")
-        return key.key
+        return [key.key]
 
     @staticmethod
     def _caller(claims: dict[str, Any]) -> Caller:

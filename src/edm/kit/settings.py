@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,10 +37,25 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(part for part in (value or "").replace(",", " ").split() if part)
 
 
+def _create_secret_file(path: Path) -> None:
+    """Write a new random secret to ``path`` unless one is there; no reader sees it half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        os.link(draft, path)  # atomic, and refuses to replace one another process made first
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(draft)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path(".edm")
     database_url: str = ""  # empty: SQLite inside data_dir
+    # Several secrets may be given, separated by commas or whitespace: the first signs, all verify.
     jwt_secret: str | None = None
     cursor_secret: str | None = None
     jwks_url: str | None = None
@@ -75,60 +91,74 @@ class Settings:
         return min(self.db_tenant_share or (self.db_pool_size + 1) // 2, self.db_pool_size)
 
     @property
+    def jwt_secrets(self) -> tuple[str, ...]:
+        return _list(self.jwt_secret)
+
+    @property
+    def cursor_secrets(self) -> tuple[str, ...]:
+        return _list(self.cursor_secret)
+
+    @property
     def algorithms(self) -> tuple[str, ...]:
         if self.jwt_algorithms:
             return self.jwt_algorithms
         algs: list[str] = []
-        if self.jwt_secret:
+        if self.jwt_secrets:
             algs.append("HS256")
         if self.jwks_url or self.jwks_file:
             algs += ["RS256", "ES256", "EdDSA"]
         return tuple(algs)
 
-    def with_secret(self) -> "Settings":
-        """These settings with their secrets filled in from the data directory.
+    def with_secret(self, *, generate: bool = True) -> "Settings":
+        """These settings with the secrets they lack read from the data directory.
 
-        With no JWT secret and no key set configured, one is generated into the
-        data directory, so ``edm serve`` and ``edm token`` work with no setup.
-        Cursors are signed with ``EDM_CURSOR_SECRET``, else the JWT secret, else
-        a generated one (several hosts behind one balancer must share it).
+        JWT secrets come from ``EDM_JWT_SECRET``, else the ``jwt-secret`` file; cursor
+        secrets from ``EDM_CURSOR_SECRET``, else the ``cursor-secret`` file, never from
+        the JWT secrets (rotating those must not void open cursors). With ``generate``
+        (``edm serve``) a missing file is created, the JWT one only when no key set is
+        configured; without it (``edm token``, ``edm migrate``) nothing is written.
         """
         settings = self
-        if not settings.jwt_secret:
-            generate = not (self.jwks_url or self.jwks_file)
-            settings = replace(settings, jwt_secret=self._data_dir_secret(SECRET_FILE, generate=generate))
-        if not settings.cursor_secret:
-            settings = replace(
-                settings,
-                cursor_secret=settings.jwt_secret or self._data_dir_secret(CURSOR_SECRET_FILE, generate=True),
-            )
+        if not self.jwt_secrets:
+            generate_jwt = generate and not (self.jwks_url or self.jwks_file)
+            settings = replace(settings, jwt_secret=self._data_dir_secret(SECRET_FILE, generate=generate_jwt))
+        if not self.cursor_secrets:
+            settings = replace(settings, cursor_secret=self._data_dir_secret(CURSOR_SECRET_FILE, generate=generate))
         return settings
 
     def _data_dir_secret(self, name: str, *, generate: bool) -> str | None:
         path = self.data_dir / name
-        if not path.exists() and generate:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process made it first
-            else:
-                with os.fdopen(fd, "w") as out:
-                    out.write(secrets.token_urlsafe(48))
-        return path.read_text().strip() if path.exists() else None
+        if generate and not path.exists():
+            _create_secret_file(path)
+        try:
+            return path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
 
     def validate(self) -> None:
-        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
-            raise SettingsError(f"EDM_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        for setting, file, values in (
+            ("EDM_JWT_SECRET", SECRET_FILE, self.jwt_secrets),
+            ("EDM_CURSOR_SECRET", CURSOR_SECRET_FILE, self.cursor_secrets),
+        ):
+            if any(len(value.encode()) < MIN_SECRET_BYTES for value in values):
+                raise SettingsError(
+                    f"every secret in {setting} (or EDM_DATA_DIR/{file}) must be at least {MIN_SECRET_BYTES} bytes;"
+                    " separate several with commas or whitespace"
+                )
         unknown = set(self.algorithms) - {"HS256", "RS256", "ES256", "EdDSA"}
         if unknown or "none" in {a.lower() for a in self.algorithms}:
             raise SettingsError(f"EDM_JWT_ALGORITHMS has unsupported values: {sorted(unknown)}")
-        if "HS256" in self.algorithms and not self.jwt_secret:
+        if "HS256" in self.algorithms and not self.jwt_secrets:
             raise SettingsError("HS256 is enabled but EDM_JWT_SECRET is not set")
         if set(self.algorithms) - {"HS256"} and not (self.jwks_url or self.jwks_file):
             raise SettingsError("asymmetric algorithms need EDM_JWKS_URL or EDM_JWKS_FILE")
         if not self.algorithms:
             raise SettingsError("no JWT keys configured: set EDM_JWT_SECRET or EDM_JWKS_URL/EDM_JWKS_FILE")
+        self.validate_database()
+
+    def validate_database(self) -> None:
         if self.db_pool_size < 1 or self.db_tenant_share < 0:
             raise SettingsError("EDM_DB_POOL_SIZE must be at least 1 and EDM_DB_TENANT_SHARE at least 0")
         if not 0 < self.statement_timeout_ms <= self.db_deadline_ms:

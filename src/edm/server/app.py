@@ -71,8 +71,8 @@ class EDMApp:
         self.state = State()
         self.state.settings = settings
         self.state.verifier = TokenVerifier(settings)
-        assert settings.cursor_secret
-        self.state.cursor_signer = CursorSigner(settings.cursor_secret.encode())
+        assert settings.cursor_secrets
+        self.state.cursor_signer = CursorSigner(*(secret.encode() for secret in settings.cursor_secrets))
         routes = service_routes(registry)
         self.router = Router(routes)
         self._openapi = build_openapi(registry, routes)
