@@ -29,7 +29,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from tests.conftest import ACCOUNTS, SECRET, assert_problem, base_settings, make_token
 
-from edm.kit.settings import Settings, SettingsError
+from edm.kit.jwks import FETCH_TIMEOUT_SECONDS
+from edm.kit.settings import Settings, SettingsError, load_settings
 from edm.server.app import create_app
 
 ISSUER = "https://issuer.example/"
@@ -185,6 +186,33 @@ def assert_unauthorized(response: httpx.Response) -> None:
 def assert_rejected(http: httpx.Client, url: str, token: str) -> None:
     assert_unauthorized(http.post(url + ACCOUNTS, json={"name": "Intruder"}, headers=bearer(token)))
     assert_unauthorized(http.get(f"{url}{ACCOUNTS}/acc_01ARZ3NDEKTSV4RRFFQ69G5FAV", headers=bearer(token)))
+
+
+def list_status(http: httpx.Client, url: str, token: str) -> int:
+    """The status of a one-record list with the token: 200 or 401, never anything else."""
+    response = http.get(url + ACCOUNTS, params={"limit": "1"}, headers=bearer(token))
+    if response.status_code != 200:
+        assert_unauthorized(response)
+    return response.status_code
+
+
+def wait_for_status(http: httpx.Client, url: str, token: str, status: int, within: float) -> float:
+    """Poll with the token until a list answers ``status``; the seconds it took."""
+    start = time.monotonic()
+    while list_status(http, url, token) != status:
+        assert time.monotonic() - start < within, f"no {status} within {within} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def assert_status_throughout(http: httpx.Client, url: str, token: str, status: int, seconds: float) -> None:
+    """Every list with the token answers ``status``, promptly, for ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        started = time.monotonic()
+        assert list_status(http, url, token) == status
+        assert time.monotonic() - started < 0.5, "a request waited for the key set"
+        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- algorithms and kids
@@ -405,6 +433,67 @@ class TestFileRotation:
         assert_rejected(http, url, new_key("RS256").sign(claims(tenant)))  # unknown kid: reload fails
         assert_accepted(http, url, key.sign(claims(tenant)), tenant)
 
+    def test_a_removed_key_stops_verifying_within_the_refresh_interval(
+        self,
+        http: httpx.Client,
+        backend: str,
+        serve_for_test: Any,
+        database_urls: dict[str, str],
+        tmp_path: Path,
+        tenant: str,
+    ) -> None:
+        kept, removed = new_key("ES256"), new_key("RS256")
+        path = tmp_path / "jwks.json"
+        write_jwks(path, kept, removed)
+        settings = base_settings(
+            database_urls[backend], tmp_path / "data", jwt_secret=None, jwks_file=str(path), jwks_refresh_seconds=0.5
+        )
+        url = serve_for_test(settings)
+        token = removed.sign(claims(tenant))
+        assert_accepted(http, url, token, tenant)  # verified, and remembered
+
+        write_jwks(path, kept)  # no unknown kid is ever presented: only the refresh can notice
+        wait_for_status(http, url, token, 401, within=3.0)
+        assert_rejected(http, url, removed.sign(claims(tenant)))
+        assert_accepted(http, url, kept.sign(claims(tenant)), tenant)
+
+    @pytest.mark.parametrize("breakage", ["half-written", "deleted"])
+    def test_a_broken_file_keeps_the_last_set_for_a_bounded_time(
+        self,
+        http: httpx.Client,
+        backend: str,
+        serve_for_test: Any,
+        database_urls: dict[str, str],
+        tmp_path: Path,
+        tenant: str,
+        breakage: str,
+    ) -> None:
+        key = new_key("EdDSA")
+        path = tmp_path / "jwks.json"
+        write_jwks(path, key)
+        settings = base_settings(
+            database_urls[backend],
+            tmp_path / "data",
+            jwt_secret=None,
+            jwks_file=str(path),
+            jwks_refresh_seconds=0.5,
+            jwks_max_stale_seconds=3.0,
+        )
+        url = serve_for_test(settings)
+        token = key.sign(claims(tenant))
+        assert list_status(http, url, token) == 200
+
+        if breakage == "deleted":
+            path.unlink()
+        else:
+            path.write_text('{"keys": [')
+        # last confirmed at most 0.5 s before the breakage, so trusted for 2.5 s at least
+        assert_status_throughout(http, url, token, 200, seconds=1.5)
+        wait_for_status(http, url, token, 401, within=5.0)  # until it is too old to trust
+
+        write_jwks(path, key)
+        wait_for_status(http, url, token, 200, within=3.0)
+
 
 # --------------------------------------------------------------------------- rotation: URL
 
@@ -416,6 +505,8 @@ class JwksHttpServer:
         self.document: dict[str, Any] = jwks(*keys)
         self.requests = 0
         self.delay = 0.0  # seconds each answer takes
+        self.failure: str | None = None  # see fail()
+        self._released = threading.Event()
         self._lock = threading.Lock()
         outer = self
 
@@ -424,8 +515,16 @@ class JwksHttpServer:
                 with outer._lock:
                     outer.requests += 1
                     body = json.dumps(outer.document).encode()
+                    failure = outer.failure
                 time.sleep(outer.delay)
-                self.send_response(200)
+                status = 200
+                if failure == "hangs":
+                    outer._released.wait(60)
+                elif failure == "http-500":
+                    status, body = 500, b"internal error"
+                elif failure == "not-a-jwks":
+                    body = b"<html>maintenance</html>"
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -447,7 +546,17 @@ class JwksHttpServer:
         with self._lock:
             self.document = jwks(*keys)
 
+    def fail(self, failure: str | None) -> None:
+        """Answer every GET with ``"http-500"``, ``"not-a-jwks"`` or never (``"hangs"``); None recovers."""
+        with self._lock:
+            self.failure = failure
+            if failure == "hangs":
+                self._released.clear()
+            else:
+                self._released.set()
+
     def close(self) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -494,6 +603,65 @@ class TestUrlRotation:
         time.sleep(0.6)
         assert_rejected(http, url, old.sign(claims(tenant)))
         assert_accepted(http, url, new.sign(claims(tenant)), tenant)
+
+    def test_a_removed_key_stops_verifying_within_the_refresh_interval(
+        self,
+        http: httpx.Client,
+        backend: str,
+        serve_for_test: Any,
+        database_urls: dict[str, str],
+        tmp_path: Path,
+        tenant: str,
+        jwks_http: Callable[..., JwksHttpServer],
+    ) -> None:
+        kept, removed = new_key("EdDSA"), new_key("ES256")
+        keyset = jwks_http(kept, removed)
+        settings = base_settings(
+            database_urls[backend], tmp_path, jwt_secret=None, jwks_url=keyset.url, jwks_refresh_seconds=0.5
+        )
+        url = serve_for_test(settings)
+        token = removed.sign(claims(tenant))
+        assert_accepted(http, url, token, tenant)  # verified, and remembered
+
+        keyset.publish(kept)  # no unknown kid is ever presented: only the refresh can notice
+        wait_for_status(http, url, token, 401, within=3.0)
+        assert_rejected(http, url, removed.sign(claims(tenant)))
+        assert_accepted(http, url, kept.sign(claims(tenant)), tenant)
+
+    @pytest.mark.parametrize("failure", ["http-500", "not-a-jwks", "hangs"])
+    def test_a_failing_url_keeps_the_last_set_for_a_bounded_time(
+        self,
+        http: httpx.Client,
+        backend: str,
+        serve_for_test: Any,
+        database_urls: dict[str, str],
+        tmp_path: Path,
+        tenant: str,
+        jwks_http: Callable[..., JwksHttpServer],
+        failure: str,
+    ) -> None:
+        key = new_key("RS256")
+        keyset = jwks_http(key)
+        settings = base_settings(
+            database_urls[backend],
+            tmp_path,
+            jwt_secret=None,
+            jwks_url=keyset.url,
+            jwks_refresh_seconds=1.0,  # and a fetch times out after as long
+            jwks_max_stale_seconds=4.0,
+        )
+        url = serve_for_test(settings)
+        token = key.sign(claims(tenant))
+        assert list_status(http, url, token) == 200
+
+        keyset.fail(failure)
+        # Last confirmed at most 1 s before the failure, so trusted for 3 s at least;
+        # and no request waits for the failing fetches.
+        assert_status_throughout(http, url, token, 200, seconds=2.0)
+        wait_for_status(http, url, token, 401, within=8.0)  # until it is too old to trust
+
+        keyset.fail(None)
+        wait_for_status(http, url, token, 200, within=5.0)
 
     def test_burst_of_unknown_kids_refetches_at_most_once(
         self,
@@ -617,6 +785,21 @@ class TestSettings:
             settings.validate()
         with pytest.raises(SettingsError):
             create_app(settings)
+
+    def test_by_default_a_removed_key_stops_verifying_within_60_seconds(self) -> None:
+        settings = load_settings({"EDM_JWKS_URL": "https://issuer.example/jwks.json"})
+        assert settings.jwks_refresh_seconds + FETCH_TIMEOUT_SECONDS <= 60
+        assert load_settings({"EDM_JWKS_REFRESH_SECONDS": "0.5"}).jwks_refresh_seconds == 0.5
+        assert load_settings({"EDM_JWKS_MAX_STALE_SECONDS": "90"}).jwks_max_stale_seconds == 90
+
+    @pytest.mark.parametrize("name", ["jwks_refresh_seconds", "jwks_max_stale_seconds"])
+    @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+    def test_jwks_timings_must_be_positive_and_finite(
+        self, tmp_path: Path, jwks_path: Path, name: str, value: float
+    ) -> None:
+        settings = Settings(data_dir=tmp_path, jwks_file=str(jwks_path), **{name: value})
+        with pytest.raises(SettingsError):
+            settings.validate()
 
     def test_asymmetric_algorithms_need_a_key_set(self, tmp_path: Path) -> None:
         with pytest.raises(SettingsError):

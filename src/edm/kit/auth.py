@@ -8,24 +8,21 @@ one first, so nothing can query without a verified tenant (and app) scope.
   signed with any of them verifies, so a secret rotates without a 401 storm);
   RS256/ES256/EdDSA use only keys from the JWKS (file or URL) picked by
   ``kid``, so a token cannot make us verify an HMAC with a public key.
-* An unknown ``kid`` reloads the key set: a file whenever it changed on disk,
-  a URL at most once per ``EDM_JWKS_MIN_REFRESH_SECONDS`` (default 30 s).
+* The key set is kept fresh by ``edm.kit.jwks.KeySet``: re-read every
+  ``EDM_JWKS_REFRESH_SECONDS`` and on an unknown ``kid``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import jwt
 
-from edm.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
+from edm.kit.errors import Forbidden, Unauthorized
+from edm.kit.jwks import KeySet
 from edm.kit.settings import Settings
 
 __all__ = ["Caller", "TokenVerifier", "KeySet"]
@@ -65,74 +62,6 @@ class Caller:
         return self
 
 
-class KeySet:
-    """Public keys by ``kid`` from a JWKS file or URL, reloaded on an unknown ``kid``."""
-
-    def __init__(self, *, url: str | None, file: str | None, min_refresh_seconds: float) -> None:
-        self._url = url
-        self._file = file
-        self._min_refresh = min_refresh_seconds
-        self._keys: dict[str | None, jwt.PyJWK] = {}
-        self._loaded_once = False
-        self._last_fetch = float("-inf")
-        self._file_mtime: float | None = None
-        self._lock = asyncio.Lock()
-        self.generation = 0  # rises on every reload; cached verifications of older ones are void
-
-    async def get(self, kid: str | None) -> jwt.PyJWK | None:
-        key = self._lookup(kid)
-        if key is None:
-            # Misses queue on the lock, so a burst waits for one fetch instead of racing it.
-            async with self._lock:
-                key = self._lookup(kid)
-                if key is None and self._should_reload():
-                    await self._reload()
-                    key = self._lookup(kid)
-        if key is None and not self._loaded_once:
-            raise ServiceUnavailable("the signing key set could not be loaded")
-        return key
-
-    def _lookup(self, kid: str | None) -> jwt.PyJWK | None:
-        if kid is None:  # a kid-less token is fine only when there is one key
-            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
-        return self._keys.get(kid)
-
-    def _should_reload(self) -> bool:
-        if self._file:
-            try:
-                return os.stat(self._file).st_mtime != self._file_mtime
-            except OSError:
-                return False
-        return time.monotonic() - self._last_fetch >= self._min_refresh
-
-    async def _reload(self) -> None:
-        try:
-            if self._file:
-                self._file_mtime = os.stat(self._file).st_mtime
-                with open(self._file, "rb") as fh:
-                    document = json.load(fh)
-            else:
-                assert self._url is not None
-                async with httpx.AsyncClient(timeout=5.0) as client:
-                    response = await client.get(self._url)
-                    response.raise_for_status()
-                    document = response.json()
-        except (OSError, ValueError, httpx.HTTPError):
-            return  # keep the keys we had
-        finally:
-            self._last_fetch = time.monotonic()
-        keys: dict[str | None, jwt.PyJWK] = {}
-        for entry in document.get("keys", []) if isinstance(document, dict) else []:
-            try:
-                key = jwt.PyJWK(entry)
-            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-                continue  # skip keys we cannot use, keep the rest
-            keys[entry.get("kid")] = key
-        self._keys = keys
-        self._loaded_once = True
-        self.generation += 1
-
-
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self._algorithms = frozenset(settings.algorithms)
@@ -142,10 +71,21 @@ class TokenVerifier:
         self._leeway = settings.jwt_leeway_seconds
         self._cache: dict[str, tuple[Caller, float, int]] = {}
         self._keys = (
-            KeySet(url=settings.jwks_url, file=settings.jwks_file, min_refresh_seconds=settings.jwks_min_refresh_seconds)
+            KeySet(
+                url=settings.jwks_url,
+                file=settings.jwks_file,
+                min_refresh_seconds=settings.jwks_min_refresh_seconds,
+                refresh_seconds=settings.jwks_refresh_seconds,
+                max_stale_seconds=settings.jwks_max_stale_seconds,
+            )
             if settings.jwks_url or settings.jwks_file
             else None
         )
+
+    async def keep_keys_fresh(self) -> None:
+        """Re-read the JWKS on a schedule, for the app's life (returns at once without one)."""
+        if self._keys is not None:
+            await self._keys.keep_fresh()
 
     async def authenticate(self, authorization: str | None) -> Caller:
         if not authorization:

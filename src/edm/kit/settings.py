@@ -5,6 +5,7 @@ The README's settings table lists each one; keep the two in step.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tempfile
@@ -65,6 +66,8 @@ class Settings:
     jwt_audience: tuple[str, ...] = ()
     jwt_leeway_seconds: int = 60
     jwks_min_refresh_seconds: float = 30.0
+    jwks_refresh_seconds: float = 30.0
+    jwks_max_stale_seconds: float = 3600.0
     require_if_match: bool = False
     db_pool_size: int = 4
     db_tenant_share: int = 0  # 0: half the pool, rounded up
@@ -147,6 +150,12 @@ class Settings:
                     f"every secret in {setting} (or EDM_DATA_DIR/{file}) must be at least {MIN_SECRET_BYTES} bytes;"
                     " separate several with commas or whitespace"
                 )
+        for setting, seconds in (
+            ("EDM_JWKS_REFRESH_SECONDS", self.jwks_refresh_seconds),
+            ("EDM_JWKS_MAX_STALE_SECONDS", self.jwks_max_stale_seconds),
+        ):
+            if not (math.isfinite(seconds) and seconds > 0):
+                raise SettingsError(f"{setting} must be a positive number of seconds")
         unknown = set(self.algorithms) - {"HS256", "RS256", "ES256", "EdDSA"}
         if unknown or "none" in {a.lower() for a in self.algorithms}:
             raise SettingsError(f"EDM_JWT_ALGORITHMS has unsupported values: {sorted(unknown)}")
@@ -195,6 +204,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             jwt_audience=_list(get("EDM_JWT_AUDIENCE")),
             jwt_leeway_seconds=int(get("EDM_JWT_LEEWAY_SECONDS") or 60),
             jwks_min_refresh_seconds=float(get("EDM_JWKS_MIN_REFRESH_SECONDS") or 30),
+            jwks_refresh_seconds=float(get("EDM_JWKS_REFRESH_SECONDS") or 30),
+            jwks_max_stale_seconds=float(get("EDM_JWKS_MAX_STALE_SECONDS") or 3600),
             require_if_match=_bool(get("EDM_REQUIRE_IF_MATCH")),
             db_pool_size=int(get("EDM_DB_POOL_SIZE") or 4),
             db_tenant_share=int(get("EDM_DB_TENANT_SHARE") or 0),

@@ -120,6 +120,7 @@ class EDMApp:
         self._background = [
             asyncio.create_task(_sweep_idempotency_keys(self.state.db)),
             asyncio.create_task(watch_pool(self.state.db)),
+            asyncio.create_task(self.state.verifier.keep_keys_fresh()),
         ]
         if self.settings.migrate_on_start:
             self.state.db.unavailable = "the database is not reachable yet, or its schema is being brought up to date"
