@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import ACCOUNTS
 
 EDM = str(Path(sys.executable).parent / "edm")
+NEW_SECRET = "new-hs256-secret-that-is-long-enough-111"
+OLD_SECRET = "old-hs256-secret-that-is-long-enough-000"
 
 
 def _free_port() -> int:
@@ -62,6 +64,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_serve_and_token_work_with_no_setup(served: tuple[str, Path]) -> None:
     url, workdir = served
     assert (workdir / ".edm" / "edm.sqlite3").exists()
+    stored = {name: (workdir / ".edm" / name).read_text().strip() for name in ("jwt-secret", "cursor-secret")}
+    assert all(len(secret) >= 32 for secret in stored.values()) and stored["jwt-secret"] != stored["cursor-secret"]
     token = _edm("token", "--tenant", "acme", "--sub", "usr-1", cwd=workdir)
     assert token.returncode == 0, token.stderr
     assert token.stdout.count("\n") == 1 and token.stdout.count(".") == 2
@@ -78,12 +82,46 @@ def test_serve_and_token_work_with_no_setup(served: tuple[str, Path]) -> None:
 def test_token_claims_follow_the_options(tmp_path: Path) -> None:
     import jwt
 
-    result = _edm("token", "--tenant", "t", "--sub", "s", "--app", "a", "--scope", "crm.accounts.read", "--ttl", "60", cwd=tmp_path)
+    data_dir = tmp_path / "server-data"  # what `edm serve` generated, and rotated by hand: the first signs
+    data_dir.mkdir()
+    (data_dir / "jwt-secret").write_text(f"{NEW_SECRET}\n{OLD_SECRET}\n")
+    options = ["--tenant", "t", "--sub", "s", "--app", "a", "--scope", "crm.accounts.read", "--ttl", "60"]
+    result = _edm("token", *options, cwd=tmp_path, env=_clean_env(EDM_DATA_DIR=str(data_dir)))
     assert result.returncode == 0, result.stderr
-    secret = (tmp_path / ".edm" / "jwt-secret").read_text().strip()
-    claims = jwt.decode(result.stdout.strip(), secret, algorithms=["HS256"])
+    claims = jwt.decode(result.stdout.strip(), NEW_SECRET, algorithms=["HS256"])
     assert (claims["tenant_id"], claims["sub"], claims["app_id"], claims["scope"]) == ("t", "s", "a", "crm.accounts.read")
     assert 55 <= claims["exp"] - time.time() <= 61
+
+
+def test_token_signs_with_the_first_of_several_secrets(tmp_path: Path) -> None:
+    import jwt
+
+    env = _clean_env(EDM_JWT_SECRET=f"{NEW_SECRET}, {OLD_SECRET}")
+    result = _edm("token", "--tenant", "t", "--sub", "s", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert jwt.decode(result.stdout.strip(), NEW_SECRET, algorithms=["HS256"])["tenant_id"] == "t"
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(result.stdout.strip(), OLD_SECRET, algorithms=["HS256"])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("data_dir", [None, "elsewhere/data"])
+def test_token_without_a_secret_fails_clearly_and_creates_nothing(tmp_path: Path, data_dir: str | None) -> None:
+    env = _clean_env(**({"EDM_DATA_DIR": data_dir} if data_dir else {}))
+    result = _edm("token", "--tenant", "t", "--sub", "s", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    looked_at = (tmp_path / (data_dir or ".edm") / "jwt-secret").resolve()
+    assert str(looked_at) in result.stderr
+    assert "EDM_JWT_SECRET" in result.stderr and "EDM_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_migrate_creates_no_secret(tmp_path: Path) -> None:
+    result = _edm("migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / ".edm").iterdir()) == ["edm.sqlite3"]
 
 
 def test_short_secret_refuses_to_start(tmp_path: Path) -> None:

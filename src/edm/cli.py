@@ -6,23 +6,31 @@ import os
 import shutil
 import sys
 import time
-from typing import Optional
+from typing import NoReturn, Optional
 
 import jwt
 import typer
 
-from edm.kit.settings import SettingsError, load_settings
+from edm.kit.settings import SECRET_FILE, Settings, SettingsError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="EDM: the multi-tenant CRM data service.")
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"edm: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _settings(*, generate_secrets: bool = False, to_sign_tokens: bool = False) -> Settings:
+    """The validated settings.  Only ``edm serve`` may generate the data directory's
+    secrets; ``edm token`` must find an HS256 secret the server shares, not invent one."""
     try:
-        settings = load_settings().with_secret()
+        settings = load_settings().with_secret(generate=generate_secrets)
+        if to_sign_tokens and not settings.jwt_secrets:
+            _fail(_no_secret_message(settings))
         settings.validate()
     except SettingsError as exc:
-        typer.echo(f"edm: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
     return settings
 
 
@@ -38,7 +46,7 @@ def serve(
 
     if database_url:
         os.environ["EDM_DATABASE_URL"] = database_url  # the workers read the same settings
-    settings = _settings()
+    settings = _settings(generate_secrets=True)
     if not settings.migrate_on_start and not _migrate(settings, wait=True):
         # The workers bring the schema up to date once the database answers.
         os.environ["EDM_MIGRATE_ON_START"] = "true"
@@ -58,7 +66,12 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
-    _migrate(_settings())
+    try:
+        settings = load_settings()
+        settings.validate_database()
+    except SettingsError as exc:
+        _fail(str(exc))
+    _migrate(settings)
     typer.echo("database is up to date", err=True)
 
 
@@ -90,11 +103,8 @@ def token(
     scope: Optional[str] = typer.Option(None, help="Space-separated scopes; none means a human session."),
     ttl: int = typer.Option(3600, min=1, help="Seconds until the token expires."),
 ) -> None:
-    """Print a token signed with the configured HS256 secret."""
-    settings = _settings()
-    if not settings.jwt_secrets:
-        typer.echo("edm: no HS256 secret is configured (EDM_JWT_SECRET)", err=True)
-        raise typer.Exit(2)
+    """Print a token signed with the server's HS256 secret (EDM_JWT_SECRET, else EDM_DATA_DIR/jwt-secret)."""
+    settings = _settings(to_sign_tokens=True)
     now = int(time.time())
     claims = {"sub": sub, "tenant_id": tenant, "iat": now, "exp": now + ttl}
     if app_id:
@@ -106,6 +116,19 @@ def token(
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience[0]
     sys.stdout.write(jwt.encode(claims, settings.jwt_secrets[0], algorithm="HS256") + "\n")
+
+
+def _no_secret_message(settings: Settings) -> str:
+    stored = settings.data_dir.resolve() / SECRET_FILE
+    found = "holds no secret" if stored.exists() else "does not exist"
+    message = (
+        f"no HS256 secret to sign with: EDM_JWT_SECRET is not set and {stored} {found}.\n"
+        "A token must be signed with a secret the server accepts: set EDM_JWT_SECRET to the server's,"
+        " or EDM_DATA_DIR to the server's data directory (where `edm serve` keeps jwt-secret)."
+    )
+    if settings.jwks_url or settings.jwks_file:
+        message += "\nA server with only a JWKS takes tokens from its identity provider, not from edm token."
+    return message
 
 
 def main() -> None:
