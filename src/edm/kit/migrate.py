@@ -19,6 +19,7 @@ def alembic_config(settings: Settings) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s")
     config.attributes["database_url"] = settings.resolved_database_url
+    config.attributes["app_role"] = settings.db_app_role  # the role the 1600 migration grants to
     return config
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass, replace
@@ -17,6 +18,9 @@ __all__ = ["Settings", "SettingsError", "load_settings", "database_url_for_drive
 MIN_SECRET_BYTES = 32
 SECRET_FILE = "jwt-secret"
 CURSOR_SECRET_FILE = "cursor-secret"
+DEFAULT_DB_APP_ROLE = "edm_app"
+# A plain identifier, so that it reads the same quoted or not (PostgreSQL's limit is 63 bytes).
+_ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 class SettingsError(ValueError):
@@ -74,6 +78,7 @@ class Settings:
     db_deadline_ms: int = 4_500
     statement_timeout_ms: int = 4_000
     migrate_on_start: bool = False
+    db_app_role: str = DEFAULT_DB_APP_ROLE  # the PostgreSQL role requests run as (docs/database.md)
     log_level: str = "info"
 
     @property
@@ -174,6 +179,8 @@ class Settings:
             raise SettingsError("EDM_STATEMENT_TIMEOUT_MS must be positive and at most EDM_DB_DEADLINE_MS")
         if not self.resolved_database_url.startswith(("sqlite+aiosqlite", "postgresql+asyncpg")):
             raise SettingsError("EDM_DATABASE_URL must be sqlite:///PATH or postgresql://…")
+        if not _ROLE_NAME.fullmatch(self.db_app_role):
+            raise SettingsError("EDM_DB_APP_ROLE must be a role name of letters, digits and _ (not starting with a digit)")
 
 
 def database_url_for_driver(url: str) -> str:
@@ -212,6 +219,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             db_deadline_ms=int(get("EDM_DB_DEADLINE_MS") or 4_500),
             statement_timeout_ms=int(get("EDM_STATEMENT_TIMEOUT_MS") or 4_000),
             migrate_on_start=_bool(get("EDM_MIGRATE_ON_START")),
+            db_app_role=get("EDM_DB_APP_ROLE") or DEFAULT_DB_APP_ROLE,
             log_level=get("EDM_LOG_LEVEL") or "info",
         )
     except ValueError as exc:
