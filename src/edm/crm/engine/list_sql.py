@@ -31,8 +31,13 @@ __all__ = ["ListSQL", "pg_search_sql"]
 def pg_search_sql(searched: tuple[str, ...]) -> str:
     """What ``q`` matches on PostgreSQL: the searched fields joined by U+001F, so
     a term never matches across two of them.  A resource's trigram index is
-    built on exactly this expression (migrations spell it out)."""
-    return "(" + " || E'\\x1f' || ".join(f"coalesce({name}, '')" for name in searched) + ")"
+    built on exactly this expression (migrations spell it out).
+
+    A missing field reads as '' through CASE, not COALESCE: under row-level
+    security PostgreSQL counts every COALESCE as leaky and would not let the
+    index answer ``q`` (migration 1610, docs/database.md).
+    """
+    return "(" + " || E'\\x1f' || ".join(f"CASE WHEN {name} IS NULL THEN '' ELSE {name} END" for name in searched) + ")"
 
 
 def _like_pattern(text: str, *, prefix_only: bool) -> str:
