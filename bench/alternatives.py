@@ -88,7 +88,7 @@ async def _sql(url: str, caller: Any, rounds: int, calls: int) -> dict[str, floa
 
     async def through_asyncpg() -> None:
         for account_id in ids:
-            async with db.read() as conn:
+            async with db.read(caller.tenant_id) as conn:
                 await repository.get(conn, caller, account_id)
 
     figures: dict[str, list[float]] = {"sqlalchemy_core_us": [], "asyncpg_compiled_once_us": []}

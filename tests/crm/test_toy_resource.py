@@ -43,12 +43,28 @@ TOYS = Registry((ACCOUNTS, WIDGETS), sa.MetaData())
 PATH = "/api/v1/crm/widgets"
 
 
+# What a resource's migration adds on PostgreSQL (docs/database.md, "A new tenant table").
+_PG_ROW_SECURITY = (
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON widgets TO edm_app",
+    "ALTER TABLE widgets ENABLE ROW LEVEL SECURITY",
+    "ALTER TABLE widgets FORCE ROW LEVEL SECURITY",
+    "DROP POLICY IF EXISTS widgets_tenant ON widgets",
+    (
+        "CREATE POLICY widgets_tenant ON widgets USING (tenant_id = NULLIF(current_setting('edm.tenant_id', true), ''))"
+        " WITH CHECK (tenant_id = NULLIF(current_setting('edm.tenant_id', true), ''))"
+    ),
+)
+
+
 def _create_table(url: str) -> None:
     async def run() -> None:
         engine = create_async_engine(database_url_for_driver(url))
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(lambda sync: TOYS["widgets"].tables.records.create(sync, checkfirst=True))
+                if conn.dialect.name == "postgresql":
+                    for statement in _PG_ROW_SECURITY:
+                        await conn.execute(sa.text(statement))
         finally:
             await engine.dispose()
 

@@ -1,9 +1,12 @@
 """The database engine and the transaction a request owns.
 
-Routes open exactly one transaction per request with ``db.read()`` or
-``db.write()``; services and repositories run inside it and never commit.
-On SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so that two
-writers queue on the busy timeout instead of failing on lock upgrade.
+Routes open exactly one transaction per request with ``db.read(tenant)`` or
+``db.write(tenant)``; services and repositories run inside it and never
+commit.  On PostgreSQL the connection runs as the app role and is bound to
+the tenant, and row-level security holds every statement to it, whatever its
+own predicates say (docs/database.md).  On SQLite a write transaction starts
+with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout
+instead of failing on lock upgrade.
 
 Every wait on the database has a deadline (``EDM_DB_DEADLINE_MS``): the
 tenant's share of connections (``edm.kit.shares``), the pool, connecting and
@@ -31,7 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql import ClauseElement
 
 from edm.kit.errors import DatabaseUnavailable
-from edm.kit.pg import PgConnection, StatementCache, create_pool, json_text
+from edm.kit.pg import (
+    PgConnection,
+    StatementCache,
+    create_pool,
+    json_text,
+    tenant_transaction,
+)
 from edm.kit.settings import Settings
 from edm.kit.shares import TenantShares
 
@@ -85,6 +94,9 @@ class Database:
                 # forking workers for them costs more than it saves.
                 "jit": "off",
                 "max_parallel_workers_per_gather": "0",
+                # Requests run as a role row-level security confines; as a
+                # startup parameter, even RESET ALL keeps it.
+                "role": settings.db_app_role,
             }
 
     async def start(self) -> None:
@@ -104,9 +116,11 @@ class Database:
 
     @asynccontextmanager
     async def read(self, tenant: str | None = None) -> AsyncIterator[Connection]:
-        """Reads; on PostgreSQL each statement runs on its own (no BEGIN/COMMIT round trips)."""
+        """Reads of ``tenant``'s rows (None: of nobody's); on PostgreSQL each
+        statement runs on its own (no BEGIN/COMMIT round trips)."""
         if self.engine is None:
             async with self._pg(tenant) as raw:
+                await raw.bind(tenant)
                 yield PgConnection(raw, self._statements)
         else:
             async with self._sqlite_share(tenant), self.engine.begin() as conn:
@@ -114,8 +128,9 @@ class Database:
 
     @asynccontextmanager
     async def write(self, tenant: str | None = None) -> AsyncIterator[Connection]:
+        """A transaction on ``tenant``'s rows (None: on nobody's)."""
         if self.engine is None:
-            async with self._pg(tenant) as raw, raw.transaction():
+            async with self._pg(tenant) as raw, tenant_transaction(raw, tenant):
                 yield PgConnection(raw, self._statements)
         else:
             async with self._sqlite_share(tenant), self._writer.begin() as conn:

@@ -16,7 +16,8 @@ request's one write transaction:
    lost connection, a database that died mid-request — leaves nothing
    behind, and a retry with the same key runs at once.
 
-Records live 24 hours; ``delete_expired`` runs from a background task.
+Records live 24 hours; ``delete_expired`` runs from a background task (on
+PostgreSQL through row-level security policies of its own).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from edm.kit.auth import Caller
 from edm.kit.db import Connection, Database
 from edm.kit.errors import APIError, BadRequest, Conflict, FieldError
+from edm.kit.pg import SWEEP_SETTING
 from edm.kit.types import JSONDocument, UTCDateTime
 
 __all__ = ["IdempotencyKey", "StoredResponse", "idempotency_keys", "parse_key", "claim", "complete", "delete_expired", "forget_resource"]
@@ -184,6 +186,14 @@ async def forget_resource(conn: Connection, caller: Caller, resource_id: str) ->
 
 
 async def delete_expired(db: Database) -> int:
-    async with db.write() as conn:
+    """Delete every tenant's expired keys.
+
+    Bound to no tenant, the sweep's transaction sees no rows but those a
+    policy shows to a transaction that sets ``edm.sweep_expired``: expired
+    keys, to read and delete (migration 1600).
+    """
+    async with db.write(None) as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(sa.select(sa.func.set_config(SWEEP_SETTING, "on", True)))
         result = await conn.execute(sa.delete(idempotency_keys).where(_k.expires_at <= _now()))
         return result.rowcount or 0

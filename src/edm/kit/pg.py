@@ -19,11 +19,20 @@ service keeps SQLAlchemy as the statement builder and runs the SQL itself:
 Values go to asyncpg as they are: the column types used here need no bind
 processing on PostgreSQL (``UTCDateTime`` passes aware datetimes through),
 and JSON goes through the codec installed on every connection.
+
+Every checkout is bound to one tenant (or to none) before its first
+statement: row-level security shows a statement only the rows of the tenant
+in ``edm.tenant_id`` (docs/database.md).  Writes set it for their
+transaction, in the same message as BEGIN (``tenant_transaction``); reads,
+which run without BEGIN, set it for the session, and only when the pooled
+connection was last bound to another tenant (``TenantSession``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -32,10 +41,17 @@ import orjson
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
-__all__ = ["PgConnection", "PgResult", "create_pool", "json_text", "DIALECT"]
+__all__ = [
+    "PgConnection", "PgResult", "TenantSession", "create_pool", "tenant_transaction", "json_text", "DIALECT",
+    "TENANT_SETTING", "SWEEP_SETTING",
+]  # fmt: skip
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
 _MAX_SHAPES = 2000
+# What the row-level security policies read (migration 1600).
+TENANT_SETTING = "edm.tenant_id"
+SWEEP_SETTING = "edm.sweep_expired"
+_BIND_SESSION_TENANT = f"SELECT set_config('{TENANT_SETTING}', $1, false)"
 
 
 class PgResult:
@@ -187,12 +203,76 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+_UNKNOWN = object()  # a session whose tenant is not known for sure
+
+
+class TenantSession(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection that remembers which tenant its session is bound to.
+
+    Reads run without BEGIN, so their tenant is a session setting.  Each read
+    checkout calls ``bind`` before its first statement, which overwrites
+    whatever an earlier checkout left: a round trip when the tenant changes,
+    none when this connection served the same tenant last.  What is
+    remembered is only what the server confirmed; while a change is on its way
+    it is "unknown", so a call cancelled half-way makes the next one set it
+    again.  A new session starts "unknown" too (a role or database default
+    could have set one).
+    """
+
+    __slots__ = ("_session_tenant",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session_tenant: object = _UNKNOWN
+
+    async def bind(self, tenant: str | None) -> None:
+        """Bind the session to ``tenant``; None: to no tenant (no rows)."""
+        if self._session_tenant == tenant:
+            return
+        self._session_tenant = _UNKNOWN
+        await self.fetchval(_BIND_SESSION_TENANT, tenant or "")
+        self._session_tenant = tenant
+
+
+@asynccontextmanager
+async def tenant_transaction(raw: asyncpg.Connection, tenant: str | None) -> AsyncIterator[None]:
+    """A transaction bound to ``tenant`` (None: to no tenant), at no round trip more than BEGIN.
+
+    BEGIN and a transaction-local ``set_config`` go as one simple query (which
+    takes no parameters, hence the literal).  The local value overrides the
+    session's for this transaction only and is gone at COMMIT or ROLLBACK.
+    """
+    await raw.execute(f"BEGIN; SELECT set_config('{TENANT_SETTING}', {_text_literal(tenant or '')}, true)")
+    try:
+        yield
+    except asyncio.CancelledError:
+        # Cut off, perhaps mid-statement: a ROLLBACK would wait on a server that
+        # may not answer.  The connection is dropped (edm.kit.db) or rolled back
+        # by the pool's release, and either ends the transaction.
+        raise
+    except BaseException:
+        with suppress(Exception):  # a ROLLBACK that fails leaves the same to the pool
+            if not raw.is_closed():
+                await raw.execute("ROLLBACK")
+        raise
+    await raw.execute("COMMIT")
+
+
+def _text_literal(value: str) -> str:
+    """``value`` as an SQL string constant; E'' escapes read the same whatever standard_conforming_strings says."""
+    if "\x00" in value:
+        raise ValueError("a text value cannot hold NUL")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Released connections skip asyncpg's reset query (a round trip per request).
 
-    The service never changes session state: no SET, LISTEN, cursors or
-    session-level advisory locks (the hierarchy lock is transaction-scoped),
-    and asyncpg still rolls back a transaction left open.
+    The service changes no session state but the tenant of reads, which the
+    next checkout sets (or finds already right, ``TenantSession``): no other
+    SET, no LISTEN, cursors or session-level advisory locks (the hierarchy
+    lock is transaction-scoped), and asyncpg still rolls back a transaction
+    left open.
     """
 
 
@@ -205,4 +285,5 @@ async def create_pool(dsn: str, *, size: int, server_settings: dict[str, str], t
         server_settings=server_settings,
         init=_init_connection,
         reset=_keep_session,
+        connection_class=TenantSession,
     )

@@ -63,13 +63,13 @@ def new_key() -> str:
     return f"key-{uuid.uuid4()}"
 
 
-def in_database(database_url: str, data_dir: Path, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """Run ``work`` in one write transaction directly on the test database."""
+def in_database(database_url: str, data_dir: Path, tenant: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``work`` in one write transaction on ``tenant``'s rows, directly on the test database."""
 
     async def main() -> T:
         db = Database(base_settings(database_url, data_dir))
         try:
-            async with db.write() as conn:
+            async with db.write(tenant) as conn:
                 return await work(conn)
         finally:
             await db.dispose()
@@ -82,7 +82,7 @@ def key_rows(database_url: str, data_dir: Path, tenant: str) -> list[dict[str, A
         result = await conn.execute(sa.select(idempotency_keys).where(idempotency_keys.c.tenant_id == tenant))
         return [dict(row) for row in result.mappings()]
 
-    return in_database(database_url, data_dir, work)
+    return in_database(database_url, data_dir, tenant, work)
 
 
 def expire_key(database_url: str, data_dir: Path, tenant: str, key: str) -> int:
@@ -96,7 +96,7 @@ def expire_key(database_url: str, data_dir: Path, tenant: str, key: str) -> int:
         )
         return result.rowcount
 
-    return in_database(database_url, data_dir, work)
+    return in_database(database_url, data_dir, tenant, work)
 
 
 # --------------------------------------------------------------------------- If-Match
