@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from edm.kit.db import Connection, Database
 from edm.kit.idempotency import delete_expired
+from edm.kit.pg import PgConnection, StatementCache, leaky_index_functions
 from tests.conftest import Api, base_settings, make_token
 
 T = TypeVar("T")
@@ -239,3 +240,30 @@ def test_requests_run_as_a_role_that_is_neither_superuser_nor_owner_nor_bypassrl
         False,
         False,
     )
+
+
+def test_the_functions_gin_plans_need_are_leakproof_and_a_lost_mark_is_named(
+    database_urls: dict[str, str],
+) -> None:
+    """Migration 1600 marks them; a dump restored elsewhere would not carry the marks."""
+
+    async def work() -> None:
+        raw = await asyncpg.connect(
+            database_urls["postgresql"]
+        )  # the owner, a superuser here
+        try:
+            conn = PgConnection(raw, StatementCache())
+            assert await leaky_index_functions(conn) == []
+            with pytest.raises(RolledBack):
+                async with raw.transaction():
+                    await raw.execute(
+                        "ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) NOT LEAKPROOF"
+                    )
+                    assert await leaky_index_functions(conn) == [
+                        "jsonb_contains(jsonb,jsonb)"
+                    ]
+                    raise RolledBack
+        finally:
+            await raw.close()
+
+    asyncio.run(work())

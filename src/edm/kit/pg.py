@@ -43,7 +43,7 @@ from sqlalchemy.sql import ClauseElement
 
 __all__ = [
     "PgConnection", "PgResult", "TenantSession", "create_pool", "tenant_transaction", "json_text", "DIALECT",
-    "TENANT_SETTING", "SWEEP_SETTING",
+    "TENANT_SETTING", "SWEEP_SETTING", "leaky_index_functions",
 ]  # fmt: skip
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
@@ -52,6 +52,9 @@ _MAX_SHAPES = 2000
 TENANT_SETTING = "edm.tenant_id"
 SWEEP_SETTING = "edm.sweep_expired"
 _BIND_SESSION_TENANT = f"SELECT set_config('{TENANT_SETTING}', $1, false)"
+# The operators of the GIN plans (q, custom fields, tags), which row security
+# uses for index conditions only when they are LEAKPROOF (migration 1600).
+INDEX_FUNCTIONS = ("texticlike(text,text)", "textcat(text,text)", "jsonb_contains(jsonb,jsonb)", "jsonb_exists_any(jsonb,text[])")
 
 
 class PgResult:
@@ -168,6 +171,15 @@ class PgConnection:
     ) -> asyncpg.Record | None:
         entry = self._statements.named(key, params, build)
         return await self.raw.fetchrow(entry.sql, *[params[n] for n in entry.names])
+
+
+async def leaky_index_functions(conn: PgConnection) -> list[str]:
+    """Those of ``INDEX_FUNCTIONS`` not marked LEAKPROOF in this database (docs/database.md)."""
+    rows = await conn.raw.fetch(
+        "SELECT f FROM unnest($1::text[]) AS f WHERE NOT (SELECT proleakproof FROM pg_proc WHERE oid = f::regprocedure)",
+        list(INDEX_FUNCTIONS),
+    )
+    return [row[0] for row in rows]
 
 
 def _affected(status: str) -> int:

@@ -12,6 +12,7 @@ import asyncio
 import gc
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 import structlog
 from starlette.datastructures import State
@@ -23,6 +24,7 @@ from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired
 from edm.kit.migrate import upgrade
+from edm.kit.pg import PgConnection, leaky_index_functions
 from edm.kit.settings import Settings, load_settings
 from edm.kit.web.middleware import RequestContextMiddleware
 from edm.kit.web.routing import Router
@@ -46,6 +48,23 @@ async def _sweep_idempotency_keys(db: Database) -> None:
         except Exception as exc:  # the database may be down; try again next round
             log.warning("could not delete expired idempotency keys", error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(SWEEP_EVERY_SECONDS)
+
+
+async def _warn_if_gin_plans_are_blocked(db: Database) -> None:
+    """Under row-level security, search, tag and custom-field filters reach their
+    GIN indexes only when the operators are LEAKPROOF, which takes a superuser
+    (migration 1600) and which a dump and restore loses: say so at start."""
+    if db.dialect != "postgresql":
+        return
+    async with db.read(None) as conn:
+        assert isinstance(conn, PgConnection)
+        leaky = await leaky_index_functions(conn)
+    if leaky:
+        log.warning(
+            "search, tag and custom-field filters cannot use their indexes under row-level security "
+            "until these functions are marked LEAKPROOF (docs/database.md)",
+            functions=leaky,
+        )
 
 
 async def _migrate_when_reachable(db: Database, settings: Settings) -> None:
@@ -113,6 +132,11 @@ class EDMApp:
             await self.state.db.start()
         except Exception as exc:  # serve anyway: requests answer 503 and /readyz says why until it is up
             log.warning("the database is not reachable at start-up", error=f"{type(exc).__name__}: {exc}")
+        else:
+            try:
+                await _warn_if_gin_plans_are_blocked(self.state.db)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                log.warning("could not check the functions index plans need", error=f"{type(exc).__name__}: {exc}")
         # What start-up built lives as long as the process: move it out of the
         # collector's sight, so full collections stay short (tail latency).
         gc.collect()
