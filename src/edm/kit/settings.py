@@ -75,6 +75,10 @@ class Settings:
     statement_timeout_ms: int = 4_000
     migrate_on_start: bool = False
     log_level: str = "info"
+    redis_url: str | None = None  # rate-limit buckets shared through Redis; None: in process
+    redis_key_prefix: str = "edm:"
+    rate_limit_per_s: float = 100.0
+    rate_limit_burst: int = 200
 
     @property
     def sqlite_path(self) -> Path:
@@ -174,6 +178,12 @@ class Settings:
             raise SettingsError("EDM_STATEMENT_TIMEOUT_MS must be positive and at most EDM_DB_DEADLINE_MS")
         if not self.resolved_database_url.startswith(("sqlite+aiosqlite", "postgresql+asyncpg")):
             raise SettingsError("EDM_DATABASE_URL must be sqlite:///PATH or postgresql://…")
+        if not (0 < self.rate_limit_per_s < float("inf")):
+            raise SettingsError("EDM_RATE_LIMIT_PER_S must be a positive number")
+        if self.rate_limit_burst < 1:
+            raise SettingsError("EDM_RATE_LIMIT_BURST must be at least 1")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("EDM_REDIS_URL must be redis://…, rediss://… or unix://…")
 
 
 def database_url_for_driver(url: str) -> str:
@@ -213,6 +223,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             statement_timeout_ms=int(get("EDM_STATEMENT_TIMEOUT_MS") or 4_000),
             migrate_on_start=_bool(get("EDM_MIGRATE_ON_START")),
             log_level=get("EDM_LOG_LEVEL") or "info",
+            redis_url=get("EDM_REDIS_URL") or None,
+            redis_key_prefix=get("EDM_REDIS_KEY_PREFIX") or "edm:",
+            rate_limit_per_s=float(get("EDM_RATE_LIMIT_PER_S") or 100),
+            rate_limit_burst=int(get("EDM_RATE_LIMIT_BURST") or 200),
         )
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
