@@ -12,19 +12,25 @@ Redis is ``EDM_TEST_REDIS_URL`` or, by default, ``redis://127.0.0.1:6379/0``.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
 
+from edm.kit.ratelimit.limiter import REDIS_RETRY_SECONDS
+from edm.kit.ratelimit.redis_buckets import TAKE_SCRIPT
 from edm.kit.settings import Settings, SettingsError, load_settings
 from tests.conftest import ACCOUNTS, assert_problem, base_settings, make_token
 
@@ -103,6 +109,61 @@ def limited(
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=30) as client:
         yield client
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, with a password and a unix socket, that can be stopped and started."""
+
+    PASSWORD = "private-redis-password"
+
+    def __init__(self, directory: Path) -> None:
+        server = shutil.which("redis-server")
+        assert server, (
+            "the rate-limit tests need redis-server (Debian: apt-get install redis-server)"
+        )
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.socket = directory / "redis.sock"
+        self.command = [
+            server, "--port", str(self.port), "--bind", "127.0.0.1", "--unixsocket", str(self.socket),
+            "--requirepass", self.PASSWORD, "--save", "", "--appendonly", "no", "--dir", str(directory),
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client().ping()
+                return
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(
+            port=self.port, db=db, password=self.PASSWORD, socket_timeout=2
+        )
+
+    def keys(self, db: int) -> list[str]:
+        with self.client(db) as client:
+            return [key.decode() for key in client.scan_iter()]
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -463,3 +524,47 @@ def test_a_redis_error_is_served_in_process(
         client.set(f"{redis_prefix}ratelimit:tenant:{tenant}", "not a bucket", ex=60)
     answer = http.get(base + ACCOUNTS, headers=bearer(tenant))
     assert answer.status_code == 200 and remaining(answer) == 4  # this process's bucket
+
+
+def test_a_redis_with_a_password_a_database_and_no_script_yet(
+    limited: Callable[..., str], http: httpx.Client, private_redis: PrivateRedis
+) -> None:
+    url = f"redis://:{PrivateRedis.PASSWORD}@127.0.0.1:{private_redis.port}/3"
+    base = limited("sqlite", "redis-password", redis_url=url, redis_key_prefix="p:")
+    tenant = f"tenant-{uuid.uuid4().hex[:12]}"
+    for _ in range(2):
+        assert http.get(base + ACCOUNTS, headers=bearer(tenant)).status_code == 200
+    assert private_redis.keys(3) == [f"p:ratelimit:tenant:{tenant}"]
+    # a fresh Redis answered the first EVALSHA with NOSCRIPT: the script was sent once
+    sha = hashlib.sha1(TAKE_SCRIPT).hexdigest()
+    with private_redis.client() as client:
+        assert client.script_exists(sha) == [True]
+
+
+def test_a_redis_on_a_unix_socket(
+    limited: Callable[..., str], http: httpx.Client, private_redis: PrivateRedis
+) -> None:
+    url = f"unix://{private_redis.socket}?db=2&password={PrivateRedis.PASSWORD}"
+    base = limited("sqlite", "redis-unix", redis_url=url, redis_key_prefix="u:")
+    tenant = f"tenant-{uuid.uuid4().hex[:12]}"
+    assert http.get(base + ACCOUNTS, headers=bearer(tenant)).status_code == 200
+    assert private_redis.keys(2) == [f"u:ratelimit:tenant:{tenant}"]
+
+
+def test_redis_going_away_and_coming_back(
+    limited: Callable[..., str], http: httpx.Client, private_redis: PrivateRedis
+) -> None:
+    url = f"redis://:{PrivateRedis.PASSWORD}@127.0.0.1:{private_redis.port}/0"
+    base = limited("sqlite", "redis-restarts", redis_url=url, redis_key_prefix="r:")
+
+    def get(tenant: str) -> httpx.Response:
+        return http.get(base + ACCOUNTS, headers=bearer(tenant))
+
+    before, during, after = (f"tenant-{uuid.uuid4().hex[:12]}" for _ in range(3))
+    assert get(before).status_code == 200
+    private_redis.stop()
+    assert all(get(during).status_code == 200 for _ in range(5))  # decided in process
+    private_redis.start()  # empty: the buckets kept in Redis are gone with it
+    time.sleep(REDIS_RETRY_SECONDS + 0.2)
+    assert get(after).status_code == 200
+    assert private_redis.keys(0) == [f"r:ratelimit:tenant:{after}"]  # shared again

@@ -21,7 +21,8 @@ REDIS_TIMEOUT_SECONDS = 0.1
 # After a failure, how long requests skip Redis before one tries it again:
 # a Redis that is down costs one timeout per worker per interval, not one per request.
 REDIS_RETRY_SECONDS = 1.0
-_REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+# Refused, reset, timed out, an error reply, or a reply that is not the script's.
+_REDIS_FAILURES = (RedisError, OSError, TimeoutError, ValueError, TypeError)
 
 
 class RateLimiter:

@@ -3,21 +3,22 @@
 One ``EVALSHA`` per request: the script refills, takes and stores the bucket
 atomically with Redis's own clock (hosts' clocks may disagree), and lets the
 key expire once the bucket would be full again (a missing key is a full
-bucket), so idle tenants leave nothing behind.
+bucket), so idle tenants leave nothing behind.  A Redis that has not seen the
+script yet (a restart, a failover) gets it once with ``EVAL``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
+
+from edm.kit.ratelimit.resp import RedisConnection, bulk, command
 
 __all__ = ["TAKE_SCRIPT", "RedisBuckets"]
 
 # KEYS[1]: the bucket; ARGV: rate per second, burst.  Returns {taken (0/1), tokens left × 1000}.
-TAKE_SCRIPT = """
+TAKE_SCRIPT = b"""
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -35,6 +36,7 @@ redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', strin
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return {taken, math.floor(tokens * 1000)}
 """
+_SHA = hashlib.sha1(TAKE_SCRIPT).hexdigest().encode()
 
 
 class RedisBuckets:
@@ -43,26 +45,30 @@ class RedisBuckets:
     def __init__(
         self, url: str, *, rate: float, burst: int, prefix: str, timeout: float
     ) -> None:
-        # No retries and a short timeout: a Redis in trouble must cost a request
-        # at most ``timeout`` before the caller falls back, never a hang.
-        self._client: Redis = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._script: Any = self._client.register_script(TAKE_SCRIPT)
-        self._args = (repr(float(rate)), str(burst))
-        self._prefix = prefix
+        self._redis = RedisConnection(url, timeout=timeout)
+        self._prefix = prefix.encode()
+        # Everything but the key is the same on every call: encoded once.
+        self._evalsha = b"*6\r\n" + bulk(b"EVALSHA") + bulk(_SHA) + bulk(b"1")
+        self._eval = b"*6\r\n" + bulk(b"EVAL") + bulk(TAKE_SCRIPT) + bulk(b"1")
+        self._args = bulk(repr(float(rate)).encode()) + bulk(str(burst).encode())
 
     async def take(self, key: str) -> tuple[bool, float]:
-        taken, millitokens = await self._script(
-            keys=[self._prefix + key], args=self._args
-        )
+        """(taken, tokens left) for ``key``'s bucket."""
+        bucket = bulk(self._prefix + key.encode())
+        try:
+            taken, millitokens = await self._redis.call(
+                self._evalsha + bucket + self._args
+            )
+        except ResponseError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            taken, millitokens = await self._redis.call(
+                self._eval + bucket + self._args
+            )
         return taken == 1, millitokens / 1000
 
     async def ping(self) -> None:
-        await self._client.ping()
+        await self._redis.call(command(b"PING"))
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._redis.close()
