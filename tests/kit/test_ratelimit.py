@@ -36,6 +36,9 @@ from tests.conftest import ACCOUNTS, assert_problem, base_settings, make_token
 
 MISSING = ACCOUNTS + "/acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 LIMIT = re.compile(r'"(tenant|app|address)";r=([0-9]+);t=([0-9]+)')
+# Where a test checks that Redis was used, a slow answer on a loaded machine must
+# not become a fallback; the default (100 ms) is what the silent-Redis test bounds.
+PATIENT = {"redis_timeout_ms": 2000}
 PRODUCTION = {
     "rate_limit_per_s": Settings.rate_limit_per_s,
     "rate_limit_burst": Settings.rate_limit_burst,
@@ -182,7 +185,8 @@ def test_the_defaults_are_100_a_second_with_a_burst_of_200() -> None:
             settings.rate_limit_per_s,
             settings.rate_limit_burst,
             settings.redis_url,
-        ) == (100.0, 200, None)
+            settings.redis_timeout_ms,
+        ) == (100.0, 200, None, 100)
     settings = load_settings(
         {
             "EDM_RATE_LIMIT_PER_S": "2.5",
@@ -207,6 +211,7 @@ def test_the_defaults_are_100_a_second_with_a_burst_of_200() -> None:
         {"EDM_RATE_LIMIT_BURST": "0"},
         {"EDM_RATE_LIMIT_BURST": "1.5"},
         {"EDM_REDIS_URL": "http://127.0.0.1:6379"},
+        {"EDM_REDIS_TIMEOUT_MS": "0"},
     ],
 )
 def test_bad_rate_limit_settings_refuse_to_start(env: dict[str, str]) -> None:
@@ -424,6 +429,7 @@ def test_two_servers_on_one_redis_share_the_bucket(
         "rate_limit_burst": 4,
         "redis_url": redis_url,
         "redis_key_prefix": redis_prefix,
+        **PATIENT,
     }
     one, two = (
         limited("sqlite", "shared-1", **shared),
@@ -530,7 +536,9 @@ def test_a_redis_with_a_password_a_database_and_no_script_yet(
     limited: Callable[..., str], http: httpx.Client, private_redis: PrivateRedis
 ) -> None:
     url = f"redis://:{PrivateRedis.PASSWORD}@127.0.0.1:{private_redis.port}/3"
-    base = limited("sqlite", "redis-password", redis_url=url, redis_key_prefix="p:")
+    base = limited(
+        "sqlite", "redis-password", redis_url=url, redis_key_prefix="p:", **PATIENT
+    )
     tenant = f"tenant-{uuid.uuid4().hex[:12]}"
     for _ in range(2):
         assert http.get(base + ACCOUNTS, headers=bearer(tenant)).status_code == 200
@@ -545,7 +553,9 @@ def test_a_redis_on_a_unix_socket(
     limited: Callable[..., str], http: httpx.Client, private_redis: PrivateRedis
 ) -> None:
     url = f"unix://{private_redis.socket}?db=2&password={PrivateRedis.PASSWORD}"
-    base = limited("sqlite", "redis-unix", redis_url=url, redis_key_prefix="u:")
+    base = limited(
+        "sqlite", "redis-unix", redis_url=url, redis_key_prefix="u:", **PATIENT
+    )
     tenant = f"tenant-{uuid.uuid4().hex[:12]}"
     assert http.get(base + ACCOUNTS, headers=bearer(tenant)).status_code == 200
     assert private_redis.keys(2) == [f"u:ratelimit:tenant:{tenant}"]
@@ -555,7 +565,9 @@ def test_redis_going_away_and_coming_back(
     limited: Callable[..., str], http: httpx.Client, private_redis: PrivateRedis
 ) -> None:
     url = f"redis://:{PrivateRedis.PASSWORD}@127.0.0.1:{private_redis.port}/0"
-    base = limited("sqlite", "redis-restarts", redis_url=url, redis_key_prefix="r:")
+    base = limited(
+        "sqlite", "redis-restarts", redis_url=url, redis_key_prefix="r:", **PATIENT
+    )
 
     def get(tenant: str) -> httpx.Response:
         return http.get(base + ACCOUNTS, headers=bearer(tenant))

@@ -12,12 +12,10 @@ from edm.kit.ratelimit.memory import MemoryBuckets
 from edm.kit.ratelimit.redis_buckets import RedisBuckets
 from edm.kit.settings import Settings
 
-__all__ = ["REDIS_RETRY_SECONDS", "REDIS_TIMEOUT_SECONDS", "RateLimiter"]
+__all__ = ["REDIS_RETRY_SECONDS", "RateLimiter"]
 
 log = structlog.get_logger("edm.ratelimit")
 
-# How long one request may wait for Redis before it is decided in process.
-REDIS_TIMEOUT_SECONDS = 0.1
 # After a failure, how long requests skip Redis before one tries it again:
 # a Redis that is down costs one timeout per worker per interval, not one per request.
 REDIS_RETRY_SECONDS = 1.0
@@ -43,6 +41,7 @@ class RateLimiter:
         *,
         redis_url: str | None = None,
         redis_prefix: str = "edm:",
+        redis_timeout: float = 0.1,
         on_fallback: Callable[[], None] = lambda: None,
     ) -> None:
         self.rate = rate
@@ -50,6 +49,7 @@ class RateLimiter:
         self._memory = MemoryBuckets(rate, burst)
         self._redis_url = redis_url
         self._redis_prefix = redis_prefix + "ratelimit:"
+        self._redis_timeout = redis_timeout  # how long a request may wait for Redis
         self._redis: RedisBuckets | None = None
         self._redis_down_until = 0.0  # monotonic time; 0: up
         self._on_fallback = on_fallback
@@ -63,6 +63,7 @@ class RateLimiter:
             settings.rate_limit_burst,
             redis_url=settings.redis_url,
             redis_prefix=settings.redis_key_prefix,
+            redis_timeout=settings.redis_timeout_ms / 1000,
             on_fallback=on_fallback,
         )
 
@@ -75,7 +76,7 @@ class RateLimiter:
             rate=self.rate,
             burst=self.burst,
             prefix=self._redis_prefix,
-            timeout=REDIS_TIMEOUT_SECONDS,
+            timeout=self._redis_timeout,
         )
         try:
             await self._redis.ping()
