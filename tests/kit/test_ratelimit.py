@@ -13,6 +13,7 @@ Redis is ``EDM_TEST_REDIS_URL`` or, by default, ``redis://127.0.0.1:6379/0``.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import socket
@@ -72,8 +73,6 @@ def spend(
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    import os
-
     url = os.environ.get("EDM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
     with redis.Redis.from_url(url, socket_timeout=2) as client:
         client.ping()  # the tests need a Redis: say so plainly when there is none
