@@ -114,7 +114,8 @@ def http() -> Iterator[httpx.Client]:
 
 
 class PrivateRedis:
-    """A redis-server of the test's own, with a password and a unix socket, that can be stopped and started."""
+    """A redis-server of the test's own, with a password, a unix socket and a TLS
+    port (a self-signed certificate for 127.0.0.1), that can be stopped and started."""
 
     PASSWORD = "private-redis-password"
 
@@ -123,12 +124,19 @@ class PrivateRedis:
         assert server, (
             "the rate-limit tests need redis-server (Debian: apt-get install redis-server)"
         )
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
+        self.port, self.tls_port = _free_port(), _free_port()
         self.socket = directory / "redis.sock"
+        self.certificate, key = directory / "cert.pem", directory / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(key), "-out", str(self.certificate)],
+            check=True, capture_output=True,
+        )  # fmt: skip
         self.command = [
             server, "--port", str(self.port), "--bind", "127.0.0.1", "--unixsocket", str(self.socket),
+            "--tls-port", str(self.tls_port), "--tls-cert-file", str(self.certificate),
+            "--tls-key-file", str(key), "--tls-ca-cert-file", str(self.certificate), "--tls-auth-clients", "no",
             "--requirepass", self.PASSWORD, "--save", "", "--appendonly", "no", "--dir", str(directory),
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
@@ -160,6 +168,12 @@ class PrivateRedis:
             return [key.decode() for key in client.scan_iter()]
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path_factory.mktemp("redis"))
@@ -170,9 +184,7 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateR
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return _free_port()
 
 
 # --------------------------------------------------------------------------- settings
@@ -558,6 +570,36 @@ def test_a_redis_on_a_unix_socket(
     tenant = f"tenant-{uuid.uuid4().hex[:12]}"
     assert http.get(base + ACCOUNTS, headers=bearer(tenant)).status_code == 200
     assert private_redis.keys(2) == [f"u:ratelimit:tenant:{tenant}"]
+
+
+def test_a_redis_over_tls(
+    limited: Callable[..., str], http: httpx.Client, private_redis: PrivateRedis
+) -> None:
+    password, port = PrivateRedis.PASSWORD, private_redis.tls_port
+    verified = f"rediss://:{password}@127.0.0.1:{port}/4?ssl_ca_certs={private_redis.certificate}"
+    unverified = f"rediss://:{password}@127.0.0.1:{port}/5?ssl_cert_reqs=none"
+    untrusted = (
+        f"rediss://:{password}@127.0.0.1:{port}/6"  # the system's CAs do not know it
+    )
+    for name, url in (
+        ("verified", verified),
+        ("unverified", unverified),
+        ("untrusted", untrusted),
+    ):
+        base = limited(
+            "sqlite",
+            f"redis-tls-{name}",
+            redis_url=url,
+            redis_key_prefix="t:",
+            **PATIENT,
+        )
+        assert (
+            http.get(base + ACCOUNTS, headers=bearer(f"tenant-{name}")).status_code
+            == 200
+        )
+    assert private_redis.keys(4) == ["t:ratelimit:tenant:tenant-verified"]
+    assert private_redis.keys(5) == ["t:ratelimit:tenant:tenant-unverified"]
+    assert private_redis.keys(6) == []  # refused by the client, limited in process
 
 
 def test_redis_going_away_and_coming_back(
