@@ -5,8 +5,8 @@ lists of one item each, named after the policy):
 
 * ``RateLimit-Policy: "tenant";q=200;w=2``: the bucket holds ``q`` requests
   and refills completely in ``w`` seconds (``burst / rate``, rounded up).
-* ``RateLimit: "tenant";r=57;t=1``: ``r`` requests are left now; the bucket is
-  full again in ``t`` seconds (rounded up; 0 when full).  On a 429, ``r`` is 0
+* ``RateLimit: "tenant";r=157;t=1``: ``r`` requests are left now; the bucket is
+  full again in ``t`` seconds (rounded up).  On a 429, ``r`` is 0
   and ``t`` equals ``Retry-After``: the seconds (at least 1) until the bucket
   holds a token again.
 """
