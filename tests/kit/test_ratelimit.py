@@ -33,7 +33,14 @@ import redis
 from edm.kit.ratelimit.limiter import REDIS_RETRY_SECONDS
 from edm.kit.ratelimit.redis_buckets import TAKE_SCRIPT
 from edm.kit.settings import Settings, SettingsError, load_settings
-from tests.conftest import ACCOUNTS, assert_problem, base_settings, make_token
+from edm.server.app import create_app
+from tests.conftest import (
+    ACCOUNTS,
+    ServerThread,
+    assert_problem,
+    base_settings,
+    make_token,
+)
 
 MISSING = ACCOUNTS + "/acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 LIMIT = re.compile(r'"(tenant|app|address)";r=([0-9]+);t=([0-9]+)')
@@ -91,20 +98,24 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def limited(
-    serve: Any, database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., str]:
-    """``limited(backend, name, **settings)``: a server per (backend, name), started once."""
-    cache: dict[tuple[str, str], str] = {}
+    database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., str]]:
+    """``limited(backend, name, **settings)``: a server per (backend, name), started
+    once and stopped with the module.  One database connection each: the
+    PostgreSQL server is shared by the whole suite (and more)."""
+    started: dict[tuple[str, str], ServerThread] = {}
 
     def get(backend: str, name: str, **settings: Any) -> str:
-        if (backend, name) not in cache:
+        if (backend, name) not in started:
             data_dir = tmp_path_factory.mktemp(f"rate-{name}-{backend}")
-            cache[(backend, name)] = serve(
-                base_settings(database_urls[backend], data_dir, **settings)
-            )
-        return cache[(backend, name)]
+            url = database_urls[backend]
+            app = create_app(base_settings(url, data_dir, db_pool_size=1, **settings))
+            started[(backend, name)] = ServerThread(app).__enter__()
+        return started[(backend, name)].url
 
-    return get
+    yield get
+    for server in started.values():
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
