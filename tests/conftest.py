@@ -83,8 +83,16 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -
     return urls
 
 
+# The suite sends thousands of quick requests per tenant (schemathesis) and every
+# unauthenticated one from 127.0.0.1, so its servers get a budget they never
+# spend; the headers still show it.  tests/kit/test_ratelimit.py serves the
+# production defaults (100/s, burst 200) and proves they hold.
+SUITE_RATE_LIMIT: dict[str, Any] = {"rate_limit_per_s": 1_000_000.0, "rate_limit_burst": 1_000_000}
+
+
 def base_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    return replace(Settings(data_dir=data_dir, database_url=database_url, jwt_secret=SECRET), **overrides)
+    settings = Settings(data_dir=data_dir, database_url=database_url, jwt_secret=SECRET, **SUITE_RATE_LIMIT)
+    return replace(settings, **overrides)
 
 
 # --------------------------------------------------------------------------- servers

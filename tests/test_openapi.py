@@ -9,6 +9,7 @@ boundaries are pinned one by one).
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -194,28 +195,30 @@ def test_every_header_is_documented(document: dict[str, Any]) -> None:
     assert request_headers("patch", ITEM) == {"If-Match", "X-Request-Id"}
     assert request_headers("delete", ITEM) == {"If-Match", "X-Request-Id"}
     assert request_headers("post", RESTORE) == {"If-Match", "Idempotency-Key", "X-Request-Id"}
-    assert response_headers("post", ACCOUNTS_PATH, "201") == {"X-Request-Id", "Location", "ETag", "Idempotent-Replayed", "Cache-Control"}
-    assert response_headers("get", ITEM, "200") == {"X-Request-Id", "ETag", "Cache-Control"}
-    assert response_headers("get", ITEM, "304") == {"X-Request-Id", "ETag", "Cache-Control"}
-    assert response_headers("patch", ITEM, "200") == {"X-Request-Id", "ETag", "Cache-Control"}
-    assert response_headers("post", RESTORE, "200") == {"X-Request-Id", "ETag", "Idempotent-Replayed", "Cache-Control"}
+    every = {"X-Request-Id", "Cache-Control", "RateLimit-Policy", "RateLimit"}
+    assert response_headers("post", ACCOUNTS_PATH, "201") == {"Location", "ETag", "Idempotent-Replayed", *every}
+    assert response_headers("get", ITEM, "200") == {"ETag", *every}
+    assert response_headers("get", ITEM, "304") == {"ETag", *every}
+    assert response_headers("patch", ITEM, "200") == {"ETag", *every}
+    assert response_headers("post", RESTORE, "200") == {"ETag", "Idempotent-Replayed", *every}
     for method, path in SDK_NAMES:
         for status, response in _operation(document, method, path)["responses"].items():
             headers = _resolve(document, response).get("headers", {})
-            assert "X-Request-Id" in headers and "Cache-Control" in headers, (method, path, status)
+            assert every <= set(headers), (method, path, status)
         assert "WWW-Authenticate" in response_headers(method, path, "401")
         assert "Retry-After" in response_headers(method, path, "503")
+        assert "Retry-After" in response_headers(method, path, "429")
     assert "Allow" in document["components"]["responses"]["MethodNotAllowed"]["headers"]
 
 
 def test_every_error_is_a_documented_problem(document: dict[str, Any]) -> None:
     statuses = {
-        "listAccounts": {"400", "401", "403", "500", "503"},
-        "createAccount": {"400", "401", "403", "409", "413", "415", "422", "500", "503"},
-        "getAccount": {"400", "401", "403", "404", "500", "503"},
-        "updateAccount": {"400", "401", "403", "404", "409", "412", "413", "415", "422", "428", "500", "503"},
-        "deleteAccount": {"400", "401", "403", "404", "412", "428", "500", "503"},
-        "restoreAccount": {"400", "401", "403", "404", "409", "412", "422", "428", "500", "503"},
+        "listAccounts": {"400", "401", "403", "429", "500", "503"},
+        "createAccount": {"400", "401", "403", "409", "413", "415", "422", "429", "500", "503"},
+        "getAccount": {"400", "401", "403", "404", "429", "500", "503"},
+        "updateAccount": {"400", "401", "403", "404", "409", "412", "413", "415", "422", "428", "429", "500", "503"},
+        "deleteAccount": {"400", "401", "403", "404", "412", "428", "429", "500", "503"},
+        "restoreAccount": {"400", "401", "403", "404", "409", "412", "422", "428", "429", "500", "503"},
     }
     for (method, path), operation_id in SDK_NAMES.items():
         responses = _operation(document, method, path)["responses"]
@@ -224,6 +227,24 @@ def test_every_error_is_a_documented_problem(document: dict[str, Any]) -> None:
         for status in errors:
             content = _resolve(document, responses[status])["content"]
             assert content == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def test_rate_limits_are_documented_on_every_crm_operation_and_only_there(document: dict[str, Any]) -> None:
+    too_many = document["components"]["responses"]["TooManyRequests"]
+    assert "`rate_limited`" in too_many["description"]
+    assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= set(too_many["headers"])
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            limited = "429" in operation["responses"]
+            assert limited == path.startswith("/api/v1/crm/"), (method, path)
+            if limited:
+                assert operation["responses"]["429"] == {"$ref": "#/components/responses/TooManyRequests"}
+    headers = document["components"]["headers"]
+    policy = re.compile(headers["RateLimit-Policy"]["schema"]["pattern"])
+    limit = re.compile(headers["RateLimit"]["schema"]["pattern"])
+    assert policy.search('"tenant";q=200;w=2') and limit.search('"app";r=57;t=1')
 
 
 # --------------------------------------------------------------------------- the document against the server

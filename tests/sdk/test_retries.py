@@ -13,10 +13,12 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import make_token
+from tests.conftest import base_settings, make_token
 from tests.sdk.conftest import run
 
 import edm
@@ -247,6 +249,22 @@ def test_retry_after_is_honoured(base_url: str, token: str) -> None:
         assert client.customer.accounts.list().data == []
         assert time.monotonic() - started >= 0.6
     assert len(transport.requests) == 2
+
+
+def test_the_servers_own_429_is_retried_after_its_retry_after(
+    serve: Any, database_urls: dict[str, str], tmp_path: Path
+) -> None:
+    """Not an injected 429: a server whose rate limit (one request, one more a second) is spent."""
+    url = serve(base_settings(database_urls["sqlite"], tmp_path, rate_limit_per_s=1, rate_limit_burst=1))
+    answers: list[httpx.Response] = []
+    with httpx.Client(event_hooks={"response": [answers.append]}) as http:
+        client = edm.Client(url, make_token(f"tenant-{uuid.uuid4().hex[:12]}"), http_client=http)
+        client.customer.accounts.list()  # spends the burst
+        started = time.monotonic()
+        assert client.customer.accounts.list().data == []
+        waited = time.monotonic() - started
+    assert [a.status_code for a in answers] == [200, 429, 200]
+    assert answers[1].headers["retry-after"] == "1" and waited >= 1.0
 
 
 def test_connection_refused_is_api_connection_error_after_retries(closed_port_url: str) -> None:

@@ -20,6 +20,7 @@ classes they raise, so the OpenAPI responses are generated from this tree::
     ├── UnsupportedMediaType        415   unsupported_media_type
     ├── ValidationFailed            422   validation_error
     ├── PreconditionRequired        428   precondition_required
+    ├── RateLimited                 429   rate_limited
     └── ServiceUnavailable          503   service_unavailable
         └── DatabaseUnavailable     503   database_unavailable
 """
@@ -46,6 +47,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationFailed",
     "PreconditionRequired",
+    "RateLimited",
     "ServiceUnavailable",
     "DatabaseUnavailable",
 ]
@@ -161,6 +163,12 @@ class ValidationFailed(APIError):
 class PreconditionRequired(APIError):
     status, code, title = 428, "precondition_required", "Precondition required"
     description = "this server requires If-Match: EDM_REQUIRE_IF_MATCH"
+
+
+class RateLimited(APIError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+    description = "the tenant's (an app token's: the app's; without a valid token: the address's) requests are over the rate limit; retry after `Retry-After` seconds"
+    documented_headers = ("Retry-After", "RateLimit", "RateLimit-Policy")
 
 
 class ServiceUnavailable(APIError):

@@ -80,6 +80,11 @@ class Settings:
     migrate_on_start: bool = False
     db_app_role: str = DEFAULT_DB_APP_ROLE  # the PostgreSQL role requests run as (docs/database.md)
     log_level: str = "info"
+    redis_url: str | None = None  # rate-limit buckets shared through Redis; None: in process
+    redis_key_prefix: str = "edm:"
+    redis_timeout_ms: int = 100
+    rate_limit_per_s: float = 100.0
+    rate_limit_burst: int = 200
 
     @property
     def sqlite_path(self) -> Path:
@@ -181,6 +186,14 @@ class Settings:
             raise SettingsError("EDM_DATABASE_URL must be sqlite:///PATH or postgresql://…")
         if not _ROLE_NAME.fullmatch(self.db_app_role):
             raise SettingsError("EDM_DB_APP_ROLE must be a role name of letters, digits and _ (not starting with a digit)")
+        if not (0 < self.rate_limit_per_s < float("inf")):
+            raise SettingsError("EDM_RATE_LIMIT_PER_S must be a positive number")
+        if self.redis_timeout_ms < 1:
+            raise SettingsError("EDM_REDIS_TIMEOUT_MS must be at least 1")
+        if self.rate_limit_burst < 1:
+            raise SettingsError("EDM_RATE_LIMIT_BURST must be at least 1")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("EDM_REDIS_URL must be redis://…, rediss://… or unix://…")
 
 
 def database_url_for_driver(url: str) -> str:
@@ -221,6 +234,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             migrate_on_start=_bool(get("EDM_MIGRATE_ON_START")),
             db_app_role=get("EDM_DB_APP_ROLE") or DEFAULT_DB_APP_ROLE,
             log_level=get("EDM_LOG_LEVEL") or "info",
+            redis_url=get("EDM_REDIS_URL") or None,
+            redis_key_prefix=get("EDM_REDIS_KEY_PREFIX") or "edm:",
+            redis_timeout_ms=int(get("EDM_REDIS_TIMEOUT_MS") or 100),
+            rate_limit_per_s=float(get("EDM_RATE_LIMIT_PER_S") or 100),
+            rate_limit_burst=int(get("EDM_RATE_LIMIT_BURST") or 200),
         )
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

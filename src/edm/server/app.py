@@ -3,7 +3,8 @@
 Every route (the registered resources' and the meta routes: health, docs,
 OpenAPI, manifest, metrics) is a ``Route`` declaration served by the one
 ``Router``; the request-context middleware in front of it gives request ids,
-the body limit, problem+json for every error, metrics and the log line.
+the rate limit (``edm.kit.ratelimit``), the body limit, problem+json for every
+error, metrics and the log line.
 """
 
 from __future__ import annotations
@@ -25,10 +26,17 @@ from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired
 from edm.kit.migrate import upgrade
 from edm.kit.pg import PgConnection, leaky_index_functions
+from edm.kit.ratelimit import RateLimitGate, RateLimiter
 from edm.kit.settings import Settings, load_settings
 from edm.kit.web.middleware import RequestContextMiddleware
 from edm.kit.web.routing import Router
-from edm.server.observability import configure_logging, observe_request, watch_pool
+from edm.server.observability import (
+    configure_logging,
+    count_rate_limit_fallback,
+    count_rate_limited,
+    observe_request,
+    watch_pool,
+)
 from edm.server.openapi import build_openapi
 from edm.server.routes import service_routes
 
@@ -97,7 +105,9 @@ class EDMApp:
         self._openapi = build_openapi(registry, routes)
         self.openapi_json = orjson.dumps(self._openapi)
         self.manifest_json = orjson.dumps(build_manifest(registry))
-        self._edge = RequestContextMiddleware(self.router, observe_request)
+        self.rate_limiter = RateLimiter.from_settings(settings, on_fallback=count_rate_limit_fallback)
+        gate = RateLimitGate(self.rate_limiter, self.state.verifier, on_limited=count_rate_limited)
+        self._edge = RequestContextMiddleware(self.router, observe_request, gate)
         self._background: list[asyncio.Task[None]] = []
 
     def openapi(self) -> dict[str, Any]:
@@ -127,6 +137,7 @@ class EDMApp:
                 return
 
     async def _start(self) -> None:
+        await self.rate_limiter.start()
         self.state.db = Database(self.settings)
         try:
             await self.state.db.start()
@@ -154,6 +165,7 @@ class EDMApp:
         for task in self._background:
             task.cancel()
         await self.state.db.dispose()
+        await self.rate_limiter.close()
 
 
 def create_app(settings: Settings | None = None, registry: Registry = REGISTRY) -> EDMApp:

@@ -5,6 +5,9 @@
   template (``/api/v1/crm/accounts/{account_id}``), never the raw path, so
   label sets stay bounded.
 * ``edm_db_pool_connections{state}``: connections checked out and idle.
+* ``edm_rate_limited_total{policy}``: requests refused with 429, by policy
+  (``tenant``, ``app``, ``address``); ``edm_rate_limit_fallbacks_total``:
+  requests decided in process because Redis did not answer.
 * With several worker processes (``edm serve --workers N``) the workers share
   ``PROMETHEUS_MULTIPROC_DIR`` (set by the CLI), so any worker's ``/metrics``
   answers for all of them.
@@ -29,7 +32,15 @@ from starlette.responses import Response
 
 from edm.kit.db import Database
 
-__all__ = ["configure_logging", "observe_request", "metrics", "watch_pool", "log"]
+__all__ = [
+    "configure_logging",
+    "observe_request",
+    "metrics",
+    "watch_pool",
+    "log",
+    "count_rate_limited",
+    "count_rate_limit_fallback",
+]
 
 _MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -45,6 +56,10 @@ POOL = Gauge(
     "Database connections of this service, by state.",
     ["state"],
     **({"multiprocess_mode": "livesum"} if _MULTIPROCESS else {}),
+)
+RATE_LIMITED = Counter("edm_rate_limited_total", "Requests refused with 429 by the rate limit.", ["policy"])
+RATE_LIMIT_FALLBACKS = Counter(
+    "edm_rate_limit_fallbacks_total", "Requests rate-limited in process because Redis did not answer."
 )
 
 log = structlog.get_logger("edm")
@@ -101,6 +116,14 @@ def observe_request(scope: dict[str, Any], status: int, seconds: float) -> None:
         status=status,
         duration_ms=round(seconds * 1000, 2),
     )
+
+
+def count_rate_limited(policy: str) -> None:
+    RATE_LIMITED.labels(policy).inc()
+
+
+def count_rate_limit_fallback() -> None:
+    RATE_LIMIT_FALLBACKS.inc()
 
 
 async def watch_pool(db: Database, every_seconds: float = 1.0) -> None:

@@ -1,4 +1,4 @@
-"""The edge of every request: request ids, the body limit, errors, and observation.
+"""The edge of every request: request ids, the gate (rate limit), the body limit, errors, and observation.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) keeps the per-request cost to a few
 function calls.  Any exception raised below (a handler, the router's 404 and
@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import structlog
@@ -21,7 +21,7 @@ from edm.kit.errors import PayloadTooLarge, ServiceUnavailable
 from edm.kit.jsonbody import MAX_BODY_BYTES
 from edm.kit.web.problems import problem_response
 
-__all__ = ["RequestContextMiddleware", "Observer"]
+__all__ = ["RequestContextMiddleware", "Observer", "Gate"]
 
 log = structlog.get_logger("edm.server")
 _NO_STORE = (b"cache-control", b"no-store")
@@ -30,17 +30,22 @@ _CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 Scope = dict[str, Any]
 # Called once per answered request with (scope, status, seconds): metrics and the log line.
 Observer = Callable[[Scope, int, float], None]
+# Called before anything else runs (the rate limit): the headers every answer
+# to this request carries, or an APIError that becomes the answer.
+Gate = Callable[[Scope], Awaitable[Sequence[tuple[bytes, bytes]]]]
 
 
 class RequestContextMiddleware:
     """Gives every request an id (``X-Request-Id``, the client's if it is sane),
     refuses bodies over 1 MiB with 413, renders every error as problem+json,
     marks every answer of a non-public route ``Cache-Control: no-store``, and
-    reports each answered request to ``observe``."""
+    reports each answered request to ``observe``.  A ``gate`` runs first and
+    adds its headers to the answer, whatever the answer is."""
 
-    def __init__(self, app: Any, observe: Observer) -> None:
+    def __init__(self, app: Any, observe: Observer, gate: Gate | None = None) -> None:
         self.app = app
         self.observe = observe
+        self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -52,13 +57,14 @@ class RequestContextMiddleware:
         started = False
         status = 500
         began = time.perf_counter()
+        gate_headers: Sequence[tuple[bytes, bytes]] = ()
 
         async def send_with_id(message: MutableMapping[str, Any]) -> None:
             nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                headers = [*message.get("headers", []), header]
+                headers = [*message.get("headers", []), header, *gate_headers]
                 if not getattr(scope.get("route"), "public", False):
                     # Tenant data (and errors about it) must not sit in shared caches.
                     headers.append(_NO_STORE)
@@ -77,6 +83,8 @@ class RequestContextMiddleware:
             return message
 
         try:
+            if self.gate is not None:
+                gate_headers = await self.gate(scope)
             declared = _content_length(scope)
             if declared is not None and declared > MAX_BODY_BYTES:
                 raise PayloadTooLarge(_too_large())

@@ -28,8 +28,10 @@ __all__ = [
     "ALWAYS",
 ]
 
-# Errors any route under /api/v1/crm/ may answer (bad headers, token, scope, bugs, the database).
-ALWAYS = (400, 401, 403, 500, 503)
+# Errors any route under /api/v1/crm/ may answer (bad headers, token, scope, rate limit, bugs, the database).
+ALWAYS = (400, 401, 403, 429, 500, 503)
+# Headers on every answer under /api/v1/crm/, success or error (kit.ratelimit).
+RATE_LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit")
 
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-Id": {
@@ -67,6 +69,18 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": False,
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
+    "RateLimit-Policy": {
+        "description": "On every answer under `/api/v1/crm/` (draft-ietf-httpapi-ratelimit-headers): the caller's "
+        "bucket (`tenant`, `app` or `address`) holds `q` requests and refills completely in `w` seconds.",
+        "required": False,
+        "schema": {"type": "string", "pattern": '^"(tenant|app|address)";q=[0-9]+;w=[0-9]+$'},
+    },
+    "RateLimit": {
+        "description": "On every answer under `/api/v1/crm/`: `r` requests left in the caller's bucket, "
+        "full again in `t` seconds (on a 429: `r=0` and `t` is `Retry-After`).",
+        "required": False,
+        "schema": {"type": "string", "pattern": '^"(tenant|app|address)";r=[0-9]+;t=[0-9]+$'},
+    },
     "Allow": {"description": "The methods this path takes.", "required": True, "schema": {"type": "string"}},
     "Accept-Patch": {
         "description": "On a 415 to a PATCH: the media types an update takes.",
@@ -93,6 +107,7 @@ _RESPONSE_NAMES = {
     415: "UnsupportedMediaType",
     422: "UnprocessableContent",
     428: "PreconditionRequired",
+    429: "TooManyRequests",
     500: "InternalError",
     503: "ServiceUnavailable",
 }
@@ -179,7 +194,7 @@ def _error_responses() -> dict[str, Any]:
             description = ", ".join(described[:-1]) + " or " + described[-1] + "."
         responses[_RESPONSE_NAMES[status]] = {
             "description": description,
-            "headers": response_headers(*headers, "Cache-Control"),
+            "headers": response_headers(*headers, "Cache-Control", *RATE_LIMIT_HEADERS),
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     return responses
@@ -212,7 +227,10 @@ def _operation(route: Route) -> dict[str, Any]:
     responses = {status: dict(response) for status, response in doc.responses.items()}
     if not route.public:
         for response in responses.values():
-            response["headers"] = {**response.get("headers", {}), "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}}
+            response["headers"] = {
+                **response.get("headers", {}),
+                **response_headers("Cache-Control", *RATE_LIMIT_HEADERS),
+            }
     if route.public:
         responses["500"] = {"$ref": "#/components/responses/InternalError"}
     else:
