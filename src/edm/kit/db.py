@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 
+from edm.kit.cache import compiled_statement_cache
 from edm.kit.pg import PgConnection, StatementCache, create_pool, json_text
 from edm.kit.settings import Settings
 
@@ -30,6 +31,8 @@ __all__ = ["Database", "Connection", "fetch_first"]
 Connection: TypeAlias = AsyncConnection | PgConnection
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Prepared statements each SQLite connection keeps, by SQL text (Python's default: 128)
+_SQLITE_CACHED_STATEMENTS = 32
 
 
 class Database:
@@ -54,6 +57,9 @@ class Database:
                 max_overflow=0,
                 json_serializer=json_text,
                 json_deserializer=orjson.loads,
+                connect_args={"cached_statements": _SQLITE_CACHED_STATEMENTS},
+                # instead of SQLAlchemy's own, which counts entries only (500)
+                execution_options={"compiled_cache": compiled_statement_cache()},
             )
             _configure_sqlite(self.engine)
             self._writer = self.engine.execution_options(edm_write=True)
