@@ -7,7 +7,10 @@ Semantics shared by both databases (tests check them against Python):
 * ``contains``/``starts_with`` are case-insensitive (on SQLite for ASCII letters).
 * ``custom_fields.KEY`` values are matched as numbers when the filter value
   reads as a number, as booleans for ``true``/``false``, and always as text;
-  an array value matches ``eq``/``in`` when any element does.
+  an array value matches ``eq``/``in`` when any element does.  The values
+  of ``eq``/``ne``/``in``/``nin`` travel as one parameter (an array on
+  PostgreSQL, a JSON array on SQLite), so the statement's size and shape do
+  not grow with the list.
 * Sorting puts nulls last in both directions; ties break on ``id`` in the
   direction of the first sort key.
 """
@@ -18,6 +21,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -145,12 +149,11 @@ class ListSQL:
         key = f.key
         assert key is not None
 
-        def contains(value: Any) -> sa.ColumnElement[bool]:
-            return doc.op("@>", is_comparison=True)(sa.cast(sa.literal({key: value}, JSONB), JSONB))
-
         def equal_any(raws: tuple[str, ...] | list[str]) -> sa.ColumnElement[bool]:
-            options = [contains(v) for raw in raws for c in _candidates(raw) for v in (c, [c])]
-            return sa.or_(*options)
+            """The document holds one of the candidates under the key, alone or in an array."""
+            documents = [orjson.dumps({key: v}).decode() for raw in raws for c in _candidates(raw) for v in (c, [c])]
+            wanted = sa.cast(sa.literal(documents, ARRAY(sa.Text)), ARRAY(JSONB))
+            return doc.op("@>", is_comparison=True)(sa.any_(wanted))
 
         value_type = sa.func.jsonb_typeof(doc[key])
         as_text = doc[key].astext
@@ -173,17 +176,13 @@ class ListSQL:
             return value_type.is_not(None) if f.value else value_type.is_(None)
         if f.op in ("eq", "in", "ne", "nin"):
             raws = [f.value] if f.op in ("eq", "ne") else list(f.value)
-            each = sa.func.json_each(self._c.custom_fields, path).table_valued("type", "value")
-            options = []
-            for raw in raws:
-                for candidate in _candidates(raw):
-                    if isinstance(candidate, bool):
-                        options.append(each.c.type == ("true" if candidate else "false"))
-                    elif isinstance(candidate, str):
-                        options.append(sa.and_(each.c.type == "text", each.c.value == candidate))
-                    else:
-                        options.append(sa.and_(each.c.type.in_(("integer", "real")), each.c.value == candidate))
-            match = sa.exists(sa.select(sa.literal(1)).select_from(each).where(sa.or_(*options)))
+            candidates = [c for raw in raws for c in _candidates(raw)]
+            stored = sa.func.json_each(self._c.custom_fields, path).table_valued("type", "value")
+            wanted = sa.func.json_each(sa.literal(orjson.dumps(candidates).decode(), sa.Text)).table_valued("type", "value")
+            numbers = ("integer", "real")
+            same_kind = sa.or_(stored.c.type == wanted.c.type, sa.and_(stored.c.type.in_(numbers), wanted.c.type.in_(numbers)))
+            pairs = sa.select(sa.literal(1)).select_from(stored).join(wanted, sa.true())
+            match = sa.exists(pairs.where(same_kind, stored.c.value == wanted.c.value))
             return match if f.op in ("eq", "in") else sa.not_(match)
         if f.op in ("contains", "starts_with"):
             return sa.and_(value_type == "text", _ilike(extracted, f.value, "sqlite", prefix_only=f.op == "starts_with"))
