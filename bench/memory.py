@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from bench.common import ROOT, rss_mib, serve_workers, server_process
 from bench.list import token
-from edm.crm.engine.listing import MAX_LIST_VALUES, MAX_QUERY_BYTES
+from edm.crm.engine.listing import MAX_FILTERS, MAX_LIST_VALUES, MAX_QUERY_BYTES
 from edm.crm.registry import REGISTRY
 
 PATH = "/api/v1/crm/accounts"
@@ -75,7 +75,7 @@ def large_query(n: int) -> list[tuple[str, str]]:
         ("limit", str(rng.randint(1, 200))),
         ("include_total", rng.choice(("true", "false"))),
     ]
-    for f in range(rng.randint(1, 20)):
+    for f in range(rng.randint(1, MAX_FILTERS)):
         values = ",".join(_value(rng) for _ in range(MAX_LIST_VALUES))
         candidate = [*params, (f"filter[custom_fields.q{n}_{f}][in]", values)]
         if len(httpx.URL(PATH, params=candidate).query) > MAX_QUERY_BYTES:

@@ -106,7 +106,7 @@ def test_more_field_names_than_the_resource_has_is_400_naming_fields(api: Api) -
 
 
 def _largest_request(name: str) -> Params:
-    """Every cap at once: 20 filters of 100 values, every field, four sort keys, a 200-character q,
+    """Every cap at once: 25 filters of 100 values, every field, four sort keys, a 200-character q,
     a 200-record page and a total, padded with long values to exactly the query string limit.
     ``custom_fields.k{i} = i`` and the name match it."""
     lists = [[str(v) for v in range(MAX_LIST_VALUES)] for _ in range(MAX_FILTERS)]

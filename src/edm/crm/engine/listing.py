@@ -32,7 +32,7 @@ __all__ = ["Filter", "SortKey", "ListQuery", "ListGrammar", "FILTER_OPERATORS", 
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 MAX_QUERY_BYTES = 16_384  # the query string as sent (percent-encoded)
-MAX_FILTERS = 20  # filter[...] parameters (a repeated in/nin parameter counts once)
+MAX_FILTERS = 25  # filter[...] parameters (a repeated in/nin parameter counts once)
 MAX_LIST_VALUES = 100  # values of one in, nin, any or all
 MAX_VALUE_LENGTH = 2048  # characters of one filter value or list item
 MAX_SORT_KEYS = 4

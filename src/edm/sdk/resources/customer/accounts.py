@@ -55,7 +55,7 @@ class Accounts(SyncAPIResource):
         ``{"field": {"op": value}}`` with op
         ``eq ne gt gte lt lte in nin exists contains starts_with`` (``under`` on
         ``parent_account_id``; ``has``/``any``/``all`` on ``tags``; ``custom_fields.<key>`` for
-        a custom field), at most 20 filters, 100 values per list, 2048 characters per value and
+        a custom field), at most 25 filters, 100 values per list, 2048 characters per value and
         16384 bytes of query string; ``q`` a search term (in ``name``, ``legal_name``,
         ``domain``, ``website``, ``description``); ``fields`` a sparse fieldset;
         ``include_deleted`` lists soft-deleted records too; ``include_total`` adds
