@@ -8,7 +8,7 @@ Semantics shared by both databases (tests check them against Python):
 * ``custom_fields.KEY`` values are matched as numbers when the filter value
   reads as a number, as booleans for ``true``/``false``, and always as text;
   an array value matches ``eq``/``in`` when any element does.  The values
-  of ``eq``/``ne``/``in``/``nin`` travel as one parameter (an array on
+  of an ``in``/``nin`` list travel as one parameter (a jsonpath on
   PostgreSQL, a JSON array on SQLite), so the statement's size and shape do
   not grow with the list.
 * Sorting puts nulls last in both directions; ties break on ``id`` in the
@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, JSONPATH
 
 from edm.crm.engine.listing import FILTER_OPERATORS, Filter, ListQuery, SortKey
 from edm.crm.engine.resource import Resource
@@ -75,6 +75,16 @@ def _candidates(raw: str) -> list[Any]:
     if raw in ("true", "false"):
         values.append(raw == "true")
     return values
+
+
+def _equal_any_path(key: str, raws: tuple[str, ...] | list[str]) -> str:
+    """A jsonpath true when the value under ``key`` (or, lax, an element of an array there) equals a candidate."""
+    literals = [
+        ("true" if c else "false") if isinstance(c, bool) else orjson.dumps(c).decode()
+        for raw in raws
+        for c in _candidates(raw)
+    ]
+    return f'$."{key}" ? (' + " || ".join(f"@ == {literal}" for literal in literals) + ")"
 
 
 def _custom_compare(f: Filter, is_number: Any, as_number: Any, is_text: Any, as_text: Any) -> sa.ColumnElement[bool]:
@@ -149,11 +159,16 @@ class ListSQL:
         key = f.key
         assert key is not None
 
+        def contains(value: Any) -> sa.ColumnElement[bool]:
+            return doc.op("@>", is_comparison=True)(sa.cast(sa.literal({key: value}, JSONB), JSONB))
+
         def equal_any(raws: tuple[str, ...] | list[str]) -> sa.ColumnElement[bool]:
-            """The document holds one of the candidates under the key, alone or in an array."""
-            documents = [orjson.dumps({key: v}).decode() for raw in raws for c in _candidates(raw) for v in (c, [c])]
-            wanted = sa.cast(sa.literal(documents, ARRAY(sa.Text)), ARRAY(JSONB))
-            return doc.op("@>", is_comparison=True)(sa.any_(wanted))
+            if len(raws) == 1:  # containment, which row security lets the GIN index answer
+                return sa.or_(*(contains(v) for c in _candidates(raws[0]) for v in (c, [c])))
+            # One jsonpath for the whole list, which the same index answers in one scan: an OR of
+            # containments per value (600 parameters for 100 values) took 3.5 s on a 100k-row
+            # tenant, and "@> ANY(array)" multiplies the array keys of several lists.
+            return doc.op("@?", is_comparison=True)(sa.cast(sa.literal(_equal_any_path(key, raws), sa.Text), JSONPATH))
 
         value_type = sa.func.jsonb_typeof(doc[key])
         as_text = doc[key].astext
