@@ -17,7 +17,7 @@ from edm.kit.pg import StatementCache
 from tests.conftest import base_settings
 
 MiB = 1 << 20
-COMPILED_BUDGET = 8 * MiB  # what the kit's compiled statement caches promise
+COMPILED_BUDGET = 4 * MiB  # what the kit's compiled statement caches promise
 SLACK = 2 * MiB  # interpreter noise: free lists, SQLAlchemy's small internal caches
 
 _t = sa.table("t", sa.column("id"), sa.column("name"))
@@ -77,10 +77,10 @@ def test_a_replaced_entry_weighs_its_new_value_only() -> None:
 
 
 def test_the_postgresql_statement_cache_stays_within_its_bytes() -> None:
-    """250 distinct shapes of 30 parameters hold about 20 MiB compiled; the cache keeps 8."""
+    """300 distinct shapes of 15 parameters hold about 10 MiB compiled; the cache keeps 4."""
     cache = StatementCache()
     with _Retained() as retained:
-        for statement in _distinct_shapes(250, width=30):
+        for statement in _distinct_shapes(300, width=15):
             cache.for_statement(statement)
     assert retained.bytes < COMPILED_BUDGET + SLACK
 
@@ -98,7 +98,7 @@ def test_a_statement_heavier_than_an_entry_is_compiled_but_not_kept() -> None:
 def test_the_sqlite_compiled_cache_stays_within_its_bytes(
     database_urls: dict[str, str], tmp_path: Path
 ) -> None:
-    """SQLAlchemy's own cache bounds entries only (500): 250 shapes of 30 parameters stayed in it."""
+    """SQLAlchemy's own cache bounds entries only (500): 300 shapes of 15 parameters stayed in it."""
 
     async def run(db: Database, shapes: range) -> None:
         async with db.read() as conn:
@@ -106,7 +106,7 @@ def test_the_sqlite_compiled_cache_stays_within_its_bytes(
                 where = sa.or_(
                     *(
                         sa.literal_column("1") == sa.bindparam(f"p{j}", j)
-                        for j in range(30)
+                        for j in range(15)
                     )
                 )
                 await conn.execute(
@@ -120,7 +120,7 @@ def test_the_sqlite_compiled_cache_stays_within_its_bytes(
                 db, range(5)
             )  # the pool, the connection, the dialect's first-use state
             with _Retained() as retained:
-                await run(db, range(5, 255))
+                await run(db, range(5, 305))
             return retained.bytes
         finally:
             await db.dispose()

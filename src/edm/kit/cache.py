@@ -28,12 +28,12 @@ V = TypeVar("V")
 _BYTES_PER_SQL_CHARACTER = 16
 _BYTES_PER_PARAMETER = 3072
 
-# A worker's cache of compiled statement shapes (SQLite or PostgreSQL).  Hot
-# statements weigh 15–70 KiB; a shape heavier than the entry bound (a list
-# query with several long in-lists, 150–450 KiB) is compiled for each call
-# instead, which costs milliseconds, and keeps no megabytes.
-_COMPILED_MAX_BYTES = 8 << 20
-_COMPILED_MAX_ENTRY_BYTES = 128 << 10
+# A worker's cache of compiled statement shapes (SQLite or PostgreSQL): about
+# a hundred list shapes (10-45 KiB each).  A shape over the entry bound (a list
+# query with several long in-lists) is compiled for each call instead, which
+# costs a few milliseconds and keeps nothing.
+_COMPILED_MAX_BYTES = 4 << 20
+_COMPILED_MAX_ENTRY_BYTES = 64 << 10
 
 
 def compiled_bytes(compiled: Any) -> int:
@@ -118,7 +118,7 @@ class SizedCache(MutableMapping[K, V], Generic[K, V]):
 def compiled_statement_cache(
     size_of: Callable[[Any], int] = compiled_bytes,
 ) -> SizedCache[Any, Any]:
-    """A worker's compiled statement shapes: 8 MiB, none over 128 KiB (``size_of`` weighs an entry)."""
+    """A worker's compiled statement shapes: 4 MiB, none over 64 KiB (``size_of`` weighs an entry)."""
     return SizedCache(
         _COMPILED_MAX_BYTES, max_entry_bytes=_COMPILED_MAX_ENTRY_BYTES, size_of=size_of
     )
