@@ -132,6 +132,42 @@ def server_process(url: str, *, workers: int, pool_size: int, extra_env: dict[st
         process.wait(timeout=30)
 
 
+def serve_workers(root: int) -> list[int]:
+    """The worker processes of ``edm serve``: its descendants without children of their own
+    (multiprocessing's resource tracker aside), or the process itself when it serves alone.
+    Scans /proc/*/stat, since /proc/PID/task/TID/children is not in every kernel."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    leaves, stack = [], list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        if pid in children:
+            stack += children[pid]
+        elif b"resource_tracker" not in _cmdline(pid):
+            leaves.append(pid)
+    return sorted(leaves) or [root]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def rss_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
+
+
 _LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}

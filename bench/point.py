@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 
 from bench import seed as seeding
 from bench import writes
-from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench_mix, report, server_process, wrk
+from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench_mix, report, rss_mib, serve_workers, server_process, wrk
 from bench.list import token
 from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier
@@ -204,42 +204,6 @@ def _paced(workload: Workload, at_max: dict[str, Any], scripts: Path, args: argp
     return result
 
 
-def _workers(root: int) -> list[int]:
-    """The worker processes of ``edm serve``: its descendants without children of their own
-    (multiprocessing's resource tracker aside), or the process itself when it serves alone.
-    Scans /proc/*/stat, since /proc/PID/task/TID/children is not in every kernel."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    leaves, stack = [], list(children.get(root, []))
-    while stack:
-        pid = stack.pop()
-        if pid in children:
-            stack += children[pid]
-        elif b"resource_tracker" not in _cmdline(pid):
-            leaves.append(pid)
-    return sorted(leaves) or [root]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _rss_mib(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
-
-
 def _memory(workload: Workload, server_pid: int, args: argparse.Namespace) -> tuple[Result, dict[int, list[tuple[float, float]]]]:
     """The mix for ``--memory-minutes``, sampling each worker's RSS (MiB) every few seconds."""
     result = Result(f"mix ({args.memory_minutes} min)")
@@ -250,8 +214,8 @@ def _memory(workload: Workload, server_pid: int, args: argparse.Namespace) -> tu
         run = pool.submit(wrk, workload.url, _headers(workload), connections=args.connections, seconds=args.memory_minutes * 60, script=script)
         while not run.done():
             elapsed = time.monotonic() - started
-            for pid in _workers(server_pid):
-                if (rss := _rss_mib(pid)) is not None:
+            for pid in serve_workers(server_pid):
+                if (rss := rss_mib(pid)) is not None:
                     samples.setdefault(pid, []).append((elapsed, rss))
             wait([run], timeout=SAMPLE_SECONDS)
         result.api.append(run.result())

@@ -718,6 +718,12 @@ class _Methods:
         )
         if special or custom:
             filter_ += f" ({'; '.join(special + custom)})"
+        if listing.get("max_filters"):
+            filter_ += (
+                f", at most {listing['max_filters']} filters, {listing.get('max_list_values')} values per list,"
+                f" {listing.get('max_value_length')} characters per value and"
+                f" {listing.get('max_query_bytes')} bytes of query string"
+            )
         q = "``q`` a search term"
         if listing.get("search"):
             q += f" (in {code_list(listing['search'])})"

@@ -33,6 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 
+from edm.kit.cache import compiled_statement_cache
 from edm.kit.errors import DatabaseUnavailable
 from edm.kit.pg import (
     PgConnection,
@@ -49,6 +50,8 @@ __all__ = ["Database", "Connection", "fetch_first"]
 # What read() and write() yield; both answer execute(statement) the same way.
 Connection: TypeAlias = AsyncConnection | PgConnection
 
+# Prepared statements each SQLite connection keeps, by SQL text (Python's default: 128)
+_SQLITE_CACHED_STATEMENTS = 32
 
 
 class Database:
@@ -79,6 +82,9 @@ class Database:
                 pool_timeout=self.deadline,
                 json_serializer=json_text,
                 json_deserializer=orjson.loads,
+                connect_args={"cached_statements": _SQLITE_CACHED_STATEMENTS},
+                # instead of SQLAlchemy's own, which counts entries only (500)
+                execution_options={"compiled_cache": compiled_statement_cache()},
             )
             _configure_sqlite(self.engine, busy_timeout_ms=settings.db_deadline_ms)
             self._writer = self.engine.execution_options(edm_write=True)

@@ -8,7 +8,9 @@ service keeps SQLAlchemy as the statement builder and runs the SQL itself:
 
 * ``PgConnection.execute(statement)`` compiles a statement once per shape
   (SQLAlchemy's own cache key) and runs it as a prepared statement (asyncpg's
-  per-connection statement cache).  Results answer the small part of the
+  per-connection statement cache).  Both caches are bounded by size (the
+  compiled shapes by their estimated bytes, ``edm.kit.cache``; asyncpg's by
+  statement count and SQL length).  Results answer the small part of the
   SQLAlchemy ``Result`` API this service uses.
 * ``PgConnection.fetch_first(key, params, build)`` is for the hot statements:
   the caller names the statement's shape, so not even the statement is built
@@ -41,20 +43,29 @@ import orjson
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
+from edm.kit.cache import SizedCache, compiled_bytes, compiled_statement_cache
+
 __all__ = [
     "PgConnection", "PgResult", "TenantSession", "create_pool", "tenant_transaction", "json_text", "DIALECT",
     "TENANT_SETTING", "SWEEP_SETTING", "leaky_index_functions",
 ]  # fmt: skip
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
-_MAX_SHAPES = 2000
+_NAMED_MAX_BYTES, _NAMED_MAX_ENTRY_BYTES = 2 << 20, 64 << 10
+# asyncpg keeps, per connection, the 100 most recently prepared statements of
+# at most 8 KiB of SQL each, for at most 5 minutes; a longer one is prepared
+# for its call only.
+_PREPARED_PER_CONNECTION, _PREPARED_MAX_SQL_BYTES, _PREPARED_LIFETIME_SECONDS = 100, 8 << 10, 300
 # What the row-level security policies read (migration 1600).
 TENANT_SETTING = "edm.tenant_id"
 SWEEP_SETTING = "edm.sweep_expired"
 _BIND_SESSION_TENANT = f"SELECT set_config('{TENANT_SETTING}', $1, false)"
 # The operators of the GIN plans (q, custom fields, tags), which row security
-# uses for index conditions only when they are LEAKPROOF (migration 1600).
-INDEX_FUNCTIONS = ("texticlike(text,text)", "textcat(text,text)", "jsonb_contains(jsonb,jsonb)", "jsonb_exists_any(jsonb,text[])")
+# uses for index conditions only when they are LEAKPROOF (migrations 1600, 1620).
+INDEX_FUNCTIONS = (
+    "texticlike(text,text)", "textcat(text,text)", "jsonb_contains(jsonb,jsonb)", "jsonb_exists_any(jsonb,text[])",
+    "jsonb_path_exists_opr(jsonb,jsonpath)",
+)  # fmt: skip
 
 
 class PgResult:
@@ -101,6 +112,9 @@ class _Compiled:
         self.names = names
         self.returns_rows = returns_rows
 
+    def approximate_bytes(self) -> int:
+        return 200 + 2 * len(self.sql) + 100 * len(self.names)
+
 
 def _compile(statement: ClauseElement, **kw: Any) -> tuple[Any, _Compiled]:
     compiled = statement.compile(dialect=DIALECT, **kw)
@@ -113,15 +127,17 @@ class StatementCache:
     """Compiled SQL by statement shape, shared by a worker's connections."""
 
     def __init__(self) -> None:
-        self._by_cache_key: dict[Any, tuple[Any, _Compiled]] = {}
-        self._by_name: dict[Hashable, _Compiled] = {}
+        self._by_cache_key = compiled_statement_cache(size_of=lambda found: compiled_bytes(found[0]))
+        self._by_name: SizedCache[Hashable, _Compiled] = SizedCache(
+            _NAMED_MAX_BYTES, max_entry_bytes=_NAMED_MAX_ENTRY_BYTES, size_of=_Compiled.approximate_bytes
+        )
 
     def for_statement(self, statement: ClauseElement) -> tuple[str, list[Any], bool]:
         cache_key = statement._generate_cache_key()
         found = None if cache_key is None else self._by_cache_key.get(cache_key.key)
         if cache_key is not None and found is None:
             found = _compile(statement, cache_key=cache_key)
-            self._remember(self._by_cache_key, cache_key.key, found)
+            self._by_cache_key[cache_key.key] = found
         if found is None or found[0].post_compile_params or found[0].literal_execute_params:
             # not cacheable, or with IN lists and the like: rendered for this call
             compiled, entry = _compile(statement, compile_kwargs={"render_postcompile": True})
@@ -138,14 +154,8 @@ class StatementCache:
             unnamed = set(entry.names) - set(params)
             if unnamed or compiled.post_compile_params:
                 raise RuntimeError(f"statement {key!r} has parameters that are not passed by name: {sorted(unnamed)}")
-            self._remember(self._by_name, key, entry)
+            self._by_name[key] = entry
         return entry
-
-    @staticmethod
-    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-        if len(cache) >= _MAX_SHAPES:
-            cache.clear()  # bounded; a miss only costs a compilation
-        cache[key] = value
 
 
 class PgConnection:
@@ -298,4 +308,7 @@ async def create_pool(dsn: str, *, size: int, server_settings: dict[str, str], t
         init=_init_connection,
         reset=_keep_session,
         connection_class=TenantSession,
+        statement_cache_size=_PREPARED_PER_CONNECTION,
+        max_cacheable_statement_size=_PREPARED_MAX_SQL_BYTES,
+        max_cached_statement_lifetime=_PREPARED_LIFETIME_SECONDS,
     )

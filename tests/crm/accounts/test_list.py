@@ -1174,3 +1174,19 @@ def test_a_custom_field_value_past_a_doubles_range_is_text_not_a_500(api: Api, o
         "lte": {text["id"]},
     }[op]
     assert found == expected
+
+
+@pytest.mark.parametrize("op", ["in", "nin"])
+def test_a_custom_field_list_is_one_parameter_of_the_statement(
+    api: Api, op: str, statements: list[tuple[str, Any]]
+) -> None:
+    """Each value had been up to six parameters on PostgreSQL and three options on SQLite, so
+    the statement (and its compiled shape in the cache) grew with the list."""
+    matching = api.created({"name": "listed", "custom_fields": {"code": 42}})
+    values = ",".join(["42", *(f"v{n}" for n in range(98)), "true"])
+    statements.clear()
+    response = api.request("GET", ACCOUNTS, params={f"filter[custom_fields.code][{op}]": values})
+    assert response.status_code == 200, response.text
+    assert (matching["id"] in {r["id"] for r in response.json()["data"]}) == (op == "in")
+    (listed,) = [args for sql, args in statements if "FROM accounts" in sql and "ORDER BY" in sql]
+    assert len(listed) <= 10, len(listed)

@@ -7,7 +7,10 @@ Semantics shared by both databases (tests check them against Python):
 * ``contains``/``starts_with`` are case-insensitive (on SQLite for ASCII letters).
 * ``custom_fields.KEY`` values are matched as numbers when the filter value
   reads as a number, as booleans for ``true``/``false``, and always as text;
-  an array value matches ``eq``/``in`` when any element does.
+  an array value matches ``eq``/``in`` when any element does.  The values
+  of an ``in``/``nin`` list travel as one parameter (a jsonpath on
+  PostgreSQL, a JSON array on SQLite), so the statement's size and shape do
+  not grow with the list.
 * Sorting puts nulls last in both directions; ties break on ``id`` in the
   direction of the first sort key.
 """
@@ -18,8 +21,9 @@ import math
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, JSONPATH
 
 from edm.crm.engine.listing import FILTER_OPERATORS, Filter, ListQuery, SortKey
 from edm.crm.engine.resource import Resource
@@ -76,6 +80,16 @@ def _candidates(raw: str) -> list[Any]:
     if raw in ("true", "false"):
         values.append(raw == "true")
     return values
+
+
+def _equal_any_path(key: str, raws: tuple[str, ...] | list[str]) -> str:
+    """A jsonpath true when the value under ``key`` (or, lax, an element of an array there) equals a candidate."""
+    literals = [
+        ("true" if c else "false") if isinstance(c, bool) else orjson.dumps(c).decode()
+        for raw in raws
+        for c in _candidates(raw)
+    ]
+    return f'$."{key}" ? (' + " || ".join(f"@ == {literal}" for literal in literals) + ")"
 
 
 def _custom_compare(f: Filter, is_number: Any, as_number: Any, is_text: Any, as_text: Any) -> sa.ColumnElement[bool]:
@@ -154,8 +168,12 @@ class ListSQL:
             return doc.op("@>", is_comparison=True)(sa.cast(sa.literal({key: value}, JSONB), JSONB))
 
         def equal_any(raws: tuple[str, ...] | list[str]) -> sa.ColumnElement[bool]:
-            options = [contains(v) for raw in raws for c in _candidates(raw) for v in (c, [c])]
-            return sa.or_(*options)
+            if len(raws) == 1:  # containment, which row security lets the GIN index answer
+                return sa.or_(*(contains(v) for c in _candidates(raws[0]) for v in (c, [c])))
+            # One jsonpath for the whole list, which the same index answers in one scan: an OR of
+            # containments per value (600 parameters for 100 values) took 3.5 s on a 100k-row
+            # tenant, and "@> ANY(array)" multiplies the array keys of several lists.
+            return doc.op("@?", is_comparison=True)(sa.cast(sa.literal(_equal_any_path(key, raws), sa.Text), JSONPATH))
 
         value_type = sa.func.jsonb_typeof(doc[key])
         as_text = doc[key].astext
@@ -178,17 +196,13 @@ class ListSQL:
             return value_type.is_not(None) if f.value else value_type.is_(None)
         if f.op in ("eq", "in", "ne", "nin"):
             raws = [f.value] if f.op in ("eq", "ne") else list(f.value)
-            each = sa.func.json_each(self._c.custom_fields, path).table_valued("type", "value")
-            options = []
-            for raw in raws:
-                for candidate in _candidates(raw):
-                    if isinstance(candidate, bool):
-                        options.append(each.c.type == ("true" if candidate else "false"))
-                    elif isinstance(candidate, str):
-                        options.append(sa.and_(each.c.type == "text", each.c.value == candidate))
-                    else:
-                        options.append(sa.and_(each.c.type.in_(("integer", "real")), each.c.value == candidate))
-            match = sa.exists(sa.select(sa.literal(1)).select_from(each).where(sa.or_(*options)))
+            candidates = [c for raw in raws for c in _candidates(raw)]
+            stored = sa.func.json_each(self._c.custom_fields, path).table_valued("type", "value")
+            wanted = sa.func.json_each(sa.literal(orjson.dumps(candidates).decode(), sa.Text)).table_valued("type", "value")
+            numbers = ("integer", "real")
+            same_kind = sa.or_(stored.c.type == wanted.c.type, sa.and_(stored.c.type.in_(numbers), wanted.c.type.in_(numbers)))
+            pairs = sa.select(sa.literal(1)).select_from(stored).join(wanted, sa.true())
+            match = sa.exists(pairs.where(same_kind, stored.c.value == wanted.c.value))
             return match if f.op in ("eq", "in") else sa.not_(match)
         if f.op in ("contains", "starts_with"):
             return sa.and_(value_type == "text", _ilike(extracted, f.value, "sqlite", prefix_only=f.op == "starts_with"))

@@ -4,6 +4,11 @@
 or raises an ``InvalidParameter`` (400) naming the parameter.  The allowed
 filters, their operators and the sorts all come from the resource's fields
 (and its hooks' extra operators).
+
+What a request may carry is capped here, before any SQL is built, so that
+neither a statement nor a worker's caches grow past what these allow: the
+query string's length, the number of filters, values per list, characters
+per value, sort keys and sparse fields.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -25,7 +31,10 @@ from edm.kit.errors import FieldError, InvalidParameter
 __all__ = ["Filter", "SortKey", "ListQuery", "ListGrammar", "FILTER_OPERATORS", "DEFAULT_SORT", "PARAMETERS"]
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-MAX_LIST_VALUES = 100
+MAX_QUERY_BYTES = 16_384  # the query string as sent (percent-encoded)
+MAX_FILTERS = 25  # filter[...] parameters (a repeated in/nin parameter counts once)
+MAX_LIST_VALUES = 100  # values of one in, nin, any or all
+MAX_VALUE_LENGTH = 2048  # characters of one filter value or list item
 MAX_SORT_KEYS = 4
 MAX_Q_LENGTH = 200
 
@@ -114,6 +123,13 @@ def _text(parameter: str, value: str) -> str:
     return value
 
 
+def _value(parameter: str, value: str) -> str:
+    """One filter value (or list item): bounded, then checked as text."""
+    if len(value) > MAX_VALUE_LENGTH:
+        raise _bad(parameter, f"each value must be at most {MAX_VALUE_LENGTH} characters")
+    return _text(parameter, value)
+
+
 def _boolean(parameter: str, raw: str) -> bool:
     if raw in ("true", "false"):
         return raw == "true"
@@ -122,7 +138,7 @@ def _boolean(parameter: str, raw: str) -> bool:
 
 def _typed(parameter: str, field: Field, raw: str) -> Any:
     """A filter value as the field's type, or a 400 naming the parameter."""
-    raw = _text(parameter, raw)
+    raw = _value(parameter, raw)
     kind = field.kind
     if kind == "boolean":
         return _boolean(parameter, raw)
@@ -180,8 +196,11 @@ class ListGrammar:
             mode = op or "has"
             if mode not in FILTER_OPERATORS["tags"]:
                 raise _bad(parameter, "tags take has, any or all")
-            tags = tuple(dict.fromkeys(_text(parameter, t) for t in _split(raws)))
-            if not tags or any(not t for t in tags) or len(tags) > MAX_LIST_VALUES:
+            items = _split(raws)
+            if len(items) > MAX_LIST_VALUES:
+                raise _bad(parameter, f"must be 1–{MAX_LIST_VALUES} non-empty tags")
+            tags = tuple(dict.fromkeys(_value(parameter, t) for t in items))
+            if not tags or any(not t for t in tags):
                 raise _bad(parameter, f"must be 1–{MAX_LIST_VALUES} non-empty tags")
             if mode == "has" and len(tags) != 1:
                 raise _bad(parameter, "takes one tag; use [any] or [all] for several")
@@ -206,7 +225,7 @@ class ListGrammar:
 
         def one(raw: str) -> Any:
             if field is None:
-                return _text(parameter, raw)
+                return _value(parameter, raw)
             return _typed(parameter, field, raw)
 
         if op == "exists":
@@ -218,11 +237,11 @@ class ListGrammar:
             value = tuple(dict.fromkeys(one(item) for item in items))
         elif field is not None and op not in FILTER_OPERATORS[kind]:  # a hook's operator
             try:
-                value = self._hooks.parse_operator(field, op, _text(parameter, raws[0]))
+                value = self._hooks.parse_operator(field, op, _value(parameter, raws[0]))
             except ValueError as exc:
                 raise _bad(parameter, str(exc)) from None
         elif op in ("contains", "starts_with"):
-            value = _text(parameter, raws[0])
+            value = _value(parameter, raws[0])
             if not value:
                 raise _bad(parameter, "must not be empty")
         else:
@@ -244,6 +263,13 @@ class ListGrammar:
             raise _bad("sort", f"takes at most {MAX_SORT_KEYS} fields")
         return tuple(keys)
 
+    def parse_query_string(self, query_string: bytes) -> ListQuery:
+        """The raw query string of a list request → a checked ``ListQuery``; its length is checked first."""
+        if len(query_string) > MAX_QUERY_BYTES:
+            raise _bad("query_string", f"must be at most {MAX_QUERY_BYTES} bytes (it has {len(query_string)})")
+        # decoded as Starlette decodes ``request.query_params``
+        return self.parse(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+
     def parse(self, items: list[tuple[str, str]]) -> ListQuery:
         """Query parameters (in order, repeats kept) → a checked ``ListQuery``."""
         plain: dict[str, str] = {}
@@ -252,6 +278,8 @@ class ListGrammar:
             match = _FILTER_KEY.fullmatch(name)
             if match:
                 field_name, op = match.group(1), match.group(2)
+                if (field_name, op) not in filters and len(filters) == MAX_FILTERS:
+                    raise _bad("filter", f"at most {MAX_FILTERS} filters are taken in one request")
                 filters.setdefault((field_name, op), (name, []))[1].append(value)
             elif name in self._parameters:
                 if name in plain:
@@ -269,6 +297,8 @@ class ListGrammar:
         fields = None
         if "fields" in plain:
             names = [n for n in plain["fields"].split(",") if n]
+            if len(names) > len(self._by_name):
+                raise _bad("fields", f"takes at most {len(self._by_name)} field names")
             unknown = [n for n in names if n not in self._by_name]
             if unknown or not names:
                 raise _bad("fields", f"unknown fields: {', '.join(unknown) or '(none given)'}")

@@ -30,10 +30,13 @@ from edm.crm.engine.fields import (
 from edm.crm.engine.listing import (
     DEFAULT_LIMIT,
     FILTER_OPERATORS,
+    MAX_FILTERS,
     MAX_LIMIT,
     MAX_LIST_VALUES,
     MAX_Q_LENGTH,
+    MAX_QUERY_BYTES,
     MAX_SORT_KEYS,
+    MAX_VALUE_LENGTH,
     ListGrammar,
 )
 from edm.crm.engine.resource import Resource
@@ -241,6 +244,12 @@ def shared_schemas() -> dict[str, Any]:
 # --------------------------------------------------------------------------- list parameters
 
 
+# Filter values are bounded by their patterns, not by maxLength: the reference
+# lists some 300 filter parameters, and a tool that sends each at maxLength + 1
+# at once builds a 350 KB URL, which uvicorn refuses (past about 64 KB) before
+# the API can answer.
+_QUERY_TEXT = patterns.at_most(patterns.QUERY_TEXT, MAX_VALUE_LENGTH)
+_QUERY_TEXT_NONEMPTY = patterns.at_most(patterns.QUERY_TEXT_NONEMPTY, MAX_VALUE_LENGTH)
 _ITEM_PATTERNS = {
     "string": f"[^,{patterns.CONTROL}]*",
     "custom": f"[^,{patterns.CONTROL}]*",
@@ -255,7 +264,7 @@ def _value_schema(kind: str, op: str, field: Field | None) -> dict[str, Any]:
     if op == "exists":
         return {"type": "boolean"}
     if op in ("contains", "starts_with"):
-        return {"type": "string", "pattern": patterns.QUERY_TEXT_NONEMPTY}
+        return {"type": "string", "pattern": _QUERY_TEXT_NONEMPTY}
     if op in ("in", "nin"):
         if kind == "enum" and field:
             item = f"(?:{'|'.join(field.enum or ())})"
@@ -263,9 +272,9 @@ def _value_schema(kind: str, op: str, field: Field | None) -> dict[str, Any]:
             item = field.format.filter_item
         else:
             item = _ITEM_PATTERNS[kind]
-        return {"type": "string", "pattern": patterns.comma_list(item, MAX_LIST_VALUES)}
+        return {"type": "string", "pattern": patterns.comma_list(item, MAX_LIST_VALUES, MAX_VALUE_LENGTH)}
     if kind in ("string", "custom"):
-        return {"type": "string", "pattern": patterns.QUERY_TEXT}
+        return {"type": "string", "pattern": _QUERY_TEXT}
     if kind == "id":
         assert field is not None and field.format is not None
         return {"type": "string", **field.format.input_schema}
@@ -277,7 +286,7 @@ def _value_schema(kind: str, op: str, field: Field | None) -> dict[str, Any]:
         return {"type": "integer", "minimum": patterns.INT64_MIN, "maximum": patterns.INT64_MAX}
     if kind == "number":
         return {"type": "number"}
-    return {"type": "string", "format": "date-time", "pattern": patterns.DATE_TIME_RANGE}
+    return {"type": "string", "format": "date-time", "pattern": patterns.at_most(patterns.DATE_TIME_RANGE, MAX_VALUE_LENGTH)}
 
 
 _OP_WORDS = {
@@ -314,8 +323,11 @@ def _filter_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[st
             )
             parameters.append(query_parameter(f"filter[{name}][{op}]", schema, f"`{name}` {words[op]}."))
     query_text_no_comma = patterns.QUERY_TEXT_NONEMPTY.replace(patterns.CONTROL, "," + patterns.CONTROL)
-    tag_one = {"type": "string", "pattern": query_text_no_comma}
-    tag_list = {"type": "string", "pattern": patterns.comma_list(f"[^,{patterns.CONTROL}]+", MAX_LIST_VALUES)}
+    tag_one = {"type": "string", "pattern": patterns.at_most(query_text_no_comma, MAX_VALUE_LENGTH)}
+    tag_list = {
+        "type": "string",
+        "pattern": patterns.comma_list(f"[^,{patterns.CONTROL}]+", MAX_LIST_VALUES, MAX_VALUE_LENGTH),
+    }
     parameters.append(query_parameter("filter[tags]", tag_one, "Has this tag (same as `[has]`)."))
     for op in FILTER_OPERATORS["tags"]:
         parameters.append(
@@ -327,10 +339,11 @@ def _filter_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[st
             "filter",
             {
                 "type": "object",
+                "maxProperties": MAX_FILTERS,
                 "propertyNames": {"pattern": r"^custom_fields\.[a-z][a-z0-9_]{0,63}$"},
                 "additionalProperties": {
                     "anyOf": [
-                        {"type": "string", "pattern": patterns.QUERY_TEXT},
+                        {"type": "string", "pattern": _QUERY_TEXT},
                         {"type": "object", "additionalProperties": False, "properties": custom_ops},
                     ]
                 },
@@ -386,7 +399,12 @@ def list_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[str, 
         *search,
         query_parameter(
             "fields",
-            {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(resource.field_names)}},
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": len(resource.field_names),
+                "items": {"type": "string", "enum": list(resource.field_names)},
+            },
             "Sparse fieldset, comma-separated; `id` is always included.",
             style="form",
             explode=False,
@@ -399,6 +417,16 @@ def list_parameters(resource: Resource, grammar: ListGrammar) -> list[dict[str, 
         query_parameter("include_total", {"type": "boolean", "default": False}, "Add `total`, the count of all matches."),
         *_filter_parameters(resource, grammar),
     ]
+
+
+def list_limits_note() -> str:
+    """What a list request may carry, as the API reference says it."""
+    return (
+        f"A request carries at most {MAX_FILTERS} `filter[…]` parameters (a repeated `in`/`nin` counts once), "
+        f"{MAX_LIST_VALUES} values per `in`, `nin`, `any` or `all`, {MAX_VALUE_LENGTH} characters per filter value "
+        f"and {MAX_QUERY_BYTES} bytes of query string as sent; past any of these it is a 400 naming the parameter "
+        "(`filter`, the parameter, or `query_string`) and the limit."
+    )
 
 
 def _series(names: tuple[str, ...]) -> str:

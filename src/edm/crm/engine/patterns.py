@@ -32,6 +32,7 @@ __all__ = [
     "INT64_MAX",
     "INT64_ITEM",
     "ETAG_LIST",
+    "at_most",
     "comma_list",
 ]
 
@@ -110,5 +111,19 @@ _SHORT = f"[0-9]{{1,{len(str(INT64_MAX)) - 1}}}"
 INT64_ITEM = f"(?:{_SHORT}|{_digits_at_most(str(INT64_MAX))}|-(?:{_SHORT}|{_digits_at_most(str(-INT64_MIN))}))"
 
 
-def comma_list(item: str, max_items: int) -> str:
-    return f"^{item}(?:,{item}){{0,{max_items - 1}}}$"
+# Length limits are lookaheads rather than bounded repetitions: a bounded
+# character class nested in a list's repetition ([^,]{0,2048} up to 100 times)
+# is too large a regex for the Rust regex crate behind some validators, which
+# then ignore the pattern.  ``[\s\S]`` is any character in both dialects.
+
+
+def at_most(pattern: str, length: int) -> str:
+    """``pattern`` (anchored with ``^``), on strings of at most ``length`` characters."""
+    assert pattern.startswith("^"), pattern
+    return rf"^(?![\s\S]{{{length + 1}}})" + pattern[1:]
+
+
+def comma_list(item: str, max_items: int, max_item_length: int | None = None) -> str:
+    """1 to ``max_items`` items separated by commas (each at most ``max_item_length`` characters)."""
+    head = "^" if max_item_length is None else rf"^(?![\s\S]*[^,]{{{max_item_length + 1}}})"
+    return f"{head}{item}(?:,{item}){{0,{max_items - 1}}}$"

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from edm.crm.engine.formats import with_article
-from edm.crm.engine.openapi import list_parameters
+from edm.crm.engine.openapi import list_limits_note, list_parameters
 from edm.crm.engine.resource import ADMIN_SCOPE
 from edm.kit.auth import Caller
 from edm.kit.db import Connection
@@ -92,7 +92,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         )
 
     async def list_records(request: Request, caller: Caller) -> Response:
-        query = engine.grammar.parse(request.query_params.multi_items())
+        query = engine.grammar.parse_query_string(request.scope["query_string"])
         async with database(request).read(caller.tenant_id) as conn:
             page = await service.list(conn, caller, query, cursor_signer(request))
         body = render.page_json(page.rows, page.has_more, page.next_cursor, page.total, query.fields)
@@ -218,7 +218,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
                 "list",
                 f"List {resource.name}",
                 f"One page of the caller's {resource.name}, newest first unless `sort` says otherwise. "
-                "Any other query parameter is a 400 naming it.",
+                f"Any other query parameter is a 400 naming it. {list_limits_note()}",
                 (read,),
                 {"200": json_response(f"{title}List", f"A page of {resource.name}.")},
                 parameters=(*list_parameters(resource, engine.grammar), _REQUEST_ID),

@@ -55,10 +55,12 @@ class Accounts(SyncAPIResource):
         ``{"field": {"op": value}}`` with op
         ``eq ne gt gte lt lte in nin exists contains starts_with`` (``under`` on
         ``parent_account_id``; ``has``/``any``/``all`` on ``tags``; ``custom_fields.<key>`` for
-        a custom field); ``q`` a search term (in ``name``, ``legal_name``, ``domain``,
-        ``website``, ``description``); ``fields`` a sparse fieldset; ``include_deleted`` lists
-        soft-deleted records too; ``include_total`` adds ``page.total`` (counted on every page);
-        ``cursor`` resumes from a page's ``next_cursor``::
+        a custom field), at most 25 filters, 100 values per list, 2048 characters per value and
+        16384 bytes of query string; ``q`` a search term (in ``name``, ``legal_name``,
+        ``domain``, ``website``, ``description``); ``fields`` a sparse fieldset;
+        ``include_deleted`` lists soft-deleted records too; ``include_total`` adds
+        ``page.total`` (counted on every page); ``cursor`` resumes from a page's
+        ``next_cursor``::
 
             page = client.customer.accounts.list(limit=100, sort="-created_at")
             for account in page:  # every page, fetched as needed
