@@ -140,4 +140,57 @@ def test_migrate_on_postgresql_is_repeatable(tmp_path: Path, postgres_url: str) 
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = _edm("migrate", cwd=tmp_path, env=_clean_env(EDM_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x"))
     assert result.returncode == 1
-    assert result.stderr.startswith("edm: cannot migrate the database") and "Traceback" not in result.stderr
+    first, second = result.stderr.splitlines()[:2]
+    assert first == "edm: database postgresql://postgres@127.0.0.1:1/x"
+    assert second.startswith("edm: cannot migrate the database") and "Traceback" not in result.stderr
+
+
+def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    from edm import __version__
+
+    result = _edm("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"edm {__version__}\n"
+
+
+@pytest.mark.parametrize("option", [["--port", "99999"], ["--port", "0"], ["--host", "no-such-host.invalid"]])
+def test_serve_refuses_a_bad_port_or_host_at_once(tmp_path: Path, option: list[str]) -> None:
+    began = time.monotonic()
+    result = _edm("serve", *option, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert option[0] in result.stderr and "running on" not in result.stderr.lower()
+    assert time.monotonic() - began < 10
+    assert list(tmp_path.iterdir()) == []  # nothing created, nothing listening
+
+
+def test_migrate_names_the_database_and_the_revisions_it_applied(tmp_path: Path) -> None:
+    from edm.kit.migrate import MIGRATIONS
+
+    revisions = sorted(path.name.split("_")[0] for path in (MIGRATIONS / "versions").glob("*.py"))
+    first = _edm("migrate", "--database-url", "sqlite:///chosen.sqlite3", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert f"database SQLite {tmp_path.resolve() / 'chosen.sqlite3'}" in first.stderr
+    assert f"applied {len(revisions)} migration(s)" in first.stderr and "2026_11_27_0700" in first.stderr
+    again = _edm("migrate", "--database-url", "sqlite:///chosen.sqlite3", cwd=tmp_path)
+    assert again.returncode == 0 and "already up to date; nothing applied" in again.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["chosen.sqlite3"]
+
+
+def test_serve_says_where_the_data_and_the_docs_are(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [EDM, "serve", "--port", str(port)], cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert f"database SQLite {tmp_path.resolve() / '.edm' / 'edm.sqlite3'}" in output
+    assert f"data directory {tmp_path.resolve() / '.edm'}" in output
+    assert f"http://localhost:{port}/docs" in output and "edm token --tenant" in output

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import time
+from pathlib import Path
 from typing import NoReturn, Optional
 
 import jwt
@@ -14,6 +16,23 @@ import typer
 from edm.kit.settings import SECRET_FILE, Settings, SettingsError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="EDM: the multi-tenant CRM data service.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from edm import __version__
+
+        typer.echo(f"edm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """EDM: the multi-tenant CRM data service."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -37,16 +56,18 @@ def _settings(*, generate_secrets: bool = False, to_sign_tokens: bool = False) -
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on (1–65535)."),
     workers: int = typer.Option(1, min=1, help="Worker processes (one per core is a good start)."),
     database_url: Optional[str] = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
 ) -> None:
     """Apply migrations, then serve the API (SIGTERM: finish requests in flight, up to 30 s, then exit 0)."""
     from edm.server import serving
 
+    _check_host(host)
     if database_url:
         os.environ["EDM_DATABASE_URL"] = database_url  # the workers read the same settings
     settings = _settings(generate_secrets=True)
+    _banner(settings, host, port)
     if not settings.migrate_on_start and not _migrate(settings, wait=True):
         # The workers bring the schema up to date once the database answers.
         os.environ["EDM_MIGRATE_ON_START"] = "true"
@@ -63,25 +84,53 @@ def serve(
     )
 
 
-@app.command()
-def migrate() -> None:
-    """Bring the database schema up to date."""
+def _check_host(host: str) -> None:
     try:
-        settings = load_settings()
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        _fail(f"--host {host!r} is not an address or a name this machine can resolve")
+
+
+def _banner(settings: Settings, host: str, port: int) -> None:
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
+    lines = [
+        f"edm: database {_shown_database(settings)}",
+        f"edm: data directory {settings.data_dir.resolve()}",
+        f"edm: API reference http://{shown}:{port}/docs",
+        "edm: a token for trying it: edm token --tenant acme --sub me   (in this directory, or with the same EDM_DATA_DIR)",
+    ]
+    typer.echo("\n".join(lines), err=True)
+
+
+def _shown_database(settings: Settings) -> str:
+    import sqlalchemy as sa
+
+    if settings.is_sqlite:
+        return f"SQLite {Path(sa.make_url(settings.resolved_database_url).database or '').resolve()}"
+    return sa.make_url(settings.resolved_database_url).set(drivername="postgresql").render_as_string(hide_password=True)
+
+
+@app.command()
+def migrate(
+    database_url: Optional[str] = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
+) -> None:
+    """Bring the database schema up to date, naming the database and the revisions applied."""
+    try:
+        settings = load_settings({**os.environ, **({"EDM_DATABASE_URL": database_url} if database_url else {})})
         settings.validate_database()
     except SettingsError as exc:
         _fail(str(exc))
+    typer.echo(f"edm: database {_shown_database(settings)}", err=True)
     _migrate(settings)
-    typer.echo("database is up to date", err=True)
 
 
 def _migrate(settings, *, wait: bool = False) -> bool:  # type: ignore[no-untyped-def]
-    """Apply pending migrations.  Unreachable with ``wait``: say so and answer False."""
+    """Apply pending migrations and say which.  Unreachable with ``wait``: say so and answer False."""
     from edm.kit.migrate import upgrade
     from edm.kit.web.problems import DATABASE_UNAVAILABLE
 
     try:
-        upgrade(settings)
+        applied = upgrade(settings)
     except Exception as exc:  # a clear line for the operator, not a traceback
         if wait and isinstance(exc, DATABASE_UNAVAILABLE):
             typer.echo(
@@ -92,6 +141,10 @@ def _migrate(settings, *, wait: bool = False) -> bool:  # type: ignore[no-untype
             return False
         typer.echo(f"edm: cannot migrate the database: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None
+    if applied:
+        typer.echo(f"edm: applied {len(applied)} migration(s): {', '.join(applied)}; the schema is up to date", err=True)
+    else:
+        typer.echo("edm: the schema was already up to date; nothing applied", err=True)
     return True
 
 

@@ -23,9 +23,15 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
-    """Bring the database to ``revision``; safe to run from several processes at once."""
+def upgrade(settings: Settings, revision: str = "head") -> list[str]:
+    """Bring the database to ``revision``; safe to run from several processes at once.
+
+    Answers the revisions applied, oldest first (none: it was up to date)."""
     from edm.kit.db import Database
 
     Database(settings)  # creates the SQLite data directory when needed
-    command.upgrade(alembic_config(settings), revision)
+    applied: list[str] = []
+    config = alembic_config(settings)
+    config.attributes["on_version_apply"] = lambda *, step, **_: applied.append(step.up_revision_id)
+    command.upgrade(config, revision)
+    return applied

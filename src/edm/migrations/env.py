@@ -16,7 +16,12 @@ _CONNECT_TIMEOUT_S = 5
 
 
 def _run(connection: sa.Connection) -> None:
-    context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection,
+        render_as_batch=connection.dialect.name == "sqlite",
+        # edm.kit.migrate.upgrade collects the revisions it applied through this
+        on_version_apply=context.config.attributes.get("on_version_apply", ()),
+    )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"))
