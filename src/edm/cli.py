@@ -20,9 +20,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="EDM: the mul
 
 def _print_version(value: bool) -> None:
     if value:
-        from edm import __version__
+        from importlib.metadata import version
 
-        typer.echo(f"edm {__version__}")
+        typer.echo(f"edm {version('edm')}")
         raise typer.Exit()
 
 
