@@ -314,6 +314,8 @@ def _wait_until_refused(port: int, seconds: float) -> None:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
             return
+        except ConnectionResetError:
+            pass  # accepted into the backlog as the port closed: the next try is refused
         time.sleep(0.05)
     raise AssertionError(
         f"port {port} still accepts connections {seconds} s after SIGTERM"
