@@ -9,6 +9,7 @@ every new connection, so the shared cluster itself is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from typing import Any
@@ -51,15 +52,12 @@ class FreezableProxy:
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):  # either side closed: the connection is over
             while data := source.recv(65536):
                 self._flowing.wait()
                 sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                _close(sock)
+        for sock in (source, sink):
+            _close(sock)
 
     def close(self) -> None:
         self.thaw()
@@ -76,8 +74,6 @@ class FreezableProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # already closed or never connected
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

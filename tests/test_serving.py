@@ -310,12 +310,12 @@ def database_url(backend: str, tmp_path: Path, postgres_url: str) -> str:
 def _wait_until_refused(port: int, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except ConnectionRefusedError:
-            return
-        except ConnectionResetError:
-            pass  # accepted into the backlog as the port closed: the next try is refused
+        # A reset means the connection reached the backlog as the port closed: try again.
+        with contextlib.suppress(ConnectionResetError):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except ConnectionRefusedError:
+                return
         time.sleep(0.05)
     raise AssertionError(
         f"port {port} still accepts connections {seconds} s after SIGTERM"
