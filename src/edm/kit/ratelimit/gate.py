@@ -24,8 +24,8 @@ class RateLimitGate:
     tenant) for a token with ``app_id``, and the client address's for a
     request without a valid token, so a forged or expired token can only spend
     its sender's budget, never the tenant's it names.  The token is verified
-    here (the verifier caches it, so the route's own check is a dictionary
-    lookup); an invalid one is verified again, and refused, by the route.
+    here once and the caller left in the request's state for the route; an
+    invalid one is verified again, and refused, by the route.
     """
 
     def __init__(
@@ -65,8 +65,9 @@ class RateLimitGate:
                     # the route answers 401 (or 503); the request counts against its address
                     break
                 tenant = caller.tenant_id
-                # the log line names the tenant, a 429's too
-                scope.setdefault("state", {})["tenant_id"] = tenant
+                state = scope.setdefault("state", {})
+                state["caller"] = caller  # the route's authenticate takes it from here
+                state["tenant_id"] = tenant  # the log line names the tenant, a 429's too
                 if caller.app_id is None:
                     return self._tenant, f"tenant:{tenant}"
                 # the tenant's length keeps ("a:b", "c") and ("a", "b:c") apart

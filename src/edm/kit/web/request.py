@@ -14,9 +14,12 @@ __all__ = ["authenticate", "database", "settings", "cursor_signer"]
 
 async def authenticate(request: Request, scopes: tuple[str, ...]) -> Caller:
     """The verified caller, holding every one of ``scopes`` (401 or 403 otherwise)."""
-    verifier: TokenVerifier = request.app.state.verifier
-    caller = await verifier.authenticate(request.headers.get("authorization"))
-    request.scope["state"]["tenant_id"] = caller.tenant_id  # for the request log line
+    state = request.scope["state"]
+    caller = state.get("caller")  # verified already by the rate-limit gate
+    if caller is None:
+        verifier: TokenVerifier = request.app.state.verifier
+        caller = await verifier.authenticate(request.headers.get("authorization"))
+        state["tenant_id"] = caller.tenant_id  # for the request log line
     return caller.require(*scopes)
 
 
