@@ -1,4 +1,4 @@
-"""``accounts.list()``: auto-pagination, pages, filters encoded as SPEC §4 query parameters."""
+"""``accounts.list()``: auto-pagination, pages, filters encoded as list query parameters."""
 
 from __future__ import annotations
 

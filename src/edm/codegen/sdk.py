@@ -101,7 +101,7 @@ _VERBS = {
     "purge": "DELETE",
 }
 
-# The list parameters of SPEC §4, in the order of the ``list()`` signature.
+# The list parameters (docs/listing.md), in the order of the ``list()`` signature.
 LIST_PARAMETERS: tuple[tuple[str, str, str], ...] = (  # (argument, manifest name, annotation)
     ("limit", "limit", "int | None"),
     ("sort", "sort", "str | Sequence[str] | None"),

@@ -1,4 +1,4 @@
-"""Turning ``list()`` keyword arguments into SPEC §4 query parameters.
+"""Turning ``list()`` keyword arguments into list query parameters (docs/listing.md).
 
 ``filter={"annual_revenue": {"gte": 1000}, "tags": {"any": ["a", "b"]}}``
 becomes ``filter[annual_revenue][gte]=1000&filter[tags][any]=a,b``.  Values:
