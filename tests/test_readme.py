@@ -38,7 +38,10 @@ VENV = Path(sys.executable).parent.parent
 EDM = Path(sys.executable).parent / "edm"
 ACCOUNTS = "/api/v1/crm/accounts"
 
-_BLOCK = re.compile(r"^(?P<mark><!-- test_readme: not run[^\n]*-->\n)?```(?P<lang>sh|python)\n(?P<code>.*?)^```$", re.M | re.S)
+_BLOCK = re.compile(
+    r"^(?P<mark><!-- test_readme: not run[^\n]*-->\n)?```(?P<lang>sh|python)\n(?P<code>.*?)^```$",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def readme_blocks(text: str) -> list[tuple[str, str]]:
@@ -48,7 +51,9 @@ def readme_blocks(text: str) -> list[tuple[str, str]]:
 
 def tour_script(text: str, url: str) -> str:
     """One bash script: the sh blocks, then the python blocks in one ``.venv/bin/python``."""
-    blocks = [(lang, code.replace(README_URL, url)) for lang, code in readme_blocks(text)]
+    blocks = [
+        (lang, code.replace(README_URL, url)) for lang, code in readme_blocks(text)
+    ]
     shell = [code for lang, code in blocks if lang == "sh"]
     python = "\n".join(code for lang, code in blocks if lang == "python")
     assert "TOUR_PY" not in python
@@ -79,7 +84,11 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (tmp_path / ".venv").symlink_to(VENV, target_is_directory=True)
     port = _free_port()
     process = subprocess.Popen(
-        [str(EDM), "serve", "--port", str(port)], cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [str(EDM), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -88,7 +97,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(url + "/readyz").status_code == 200:
                     break
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert process.poll() is None, (
+                process.stdout.read().decode() if process.stdout else ""
+            )
             assert time.monotonic() < deadline, "edm serve did not become ready"
             time.sleep(0.1)
         yield url, tmp_path
@@ -107,35 +118,68 @@ def test_the_readme_has_a_tour_in_both_languages() -> None:
 def test_the_readme_tour_runs_verbatim(served: tuple[str, Path]) -> None:
     url, workdir = served
     script = tour_script(README.read_text(), url)
-    result = subprocess.run(["bash", "-c", script], cwd=workdir, env=_env(), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", "-c", script],
+        check=False,
+        cwd=workdir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     output = result.stdout
-    assert result.returncode == 0, f"a README example failed:\n{output[-4000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"a README example failed:\n{output[-4000:]}\n{result.stderr[-4000:]}"
+    )
     assert "README_URL" not in output and README_URL not in script
 
-    globex_id = re.search(r"^### id (acc_\w{26})$", output, re.M)
+    globex_id = re.search(r"^### id (acc_\w{26})$", output, re.MULTILINE)
     assert globex_id, output
     token = subprocess.run(
-        [str(EDM), "token", "--tenant", "acme", "--sub", "usr-1"], cwd=workdir, env=_env(), capture_output=True, text=True, check=True
+        [str(EDM), "token", "--tenant", "acme", "--sub", "usr-1"],
+        cwd=workdir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
 
     # the curl tour: Globex created, patched once (the second, stale patch refused), deleted and restored
     globex = client.get(f"{ACCOUNTS}/{globex_id[1]}").json()
-    assert (globex["name"], globex["industry"], globex["custom_fields"]) == ("Globex", "Manufacturing", {"tier": "gold"})
-    assert globex["is_deleted"] is False and globex["version"] == 4  # create, patch, delete, restore
+    assert (globex["name"], globex["industry"], globex["custom_fields"]) == (
+        "Globex",
+        "Manufacturing",
+        {"tier": "gold"},
+    )
+    assert (
+        globex["is_deleted"] is False and globex["version"] == 4
+    )  # create, patch, delete, restore
     shell, python = output.split("### python\n")
     python = python[: python.index("### id ")]
     assert '"code":"precondition_failed"' in shell and '"current_version":2' in shell
     assert shell.lower().count("idempotent-replayed: true") == 1
-    assert '"total":2' in shell and globex_id[1] in shell and '"is_deleted":true' in shell
+    assert (
+        '"total":2' in shell and globex_id[1] in shell and '"is_deleted":true' in shell
+    )
 
     # the Python tour: Acme updated, the stale update refused, one Hooli, a walk over pages, delete and restore
-    assert python.splitlines()[:3] == ["Acme", "stale write refused; the account is at version 2", "True"]
+    assert python.splitlines()[:3] == [
+        "Acme",
+        "stale write refused; the account is at version 2",
+        "True",
+    ]
     assert python.splitlines()[-2:] == ["True", "False"]
-    names = sorted(a["name"] for a in client.get(ACCOUNTS, params={"limit": 200}).json()["data"])
+    names = sorted(
+        a["name"] for a in client.get(ACCOUNTS, params={"limit": 200}).json()["data"]
+    )
     assert names == ["Acme", "Globex", "Hooli", "Initech"]
     acme = client.get(ACCOUNTS, params={"filter[name]": "Acme"}).json()["data"][0]
-    assert (acme["industry"], acme["is_deleted"], acme["version"]) == ("Retail", False, 4)
+    assert (acme["industry"], acme["is_deleted"], acme["version"]) == (
+        "Retail",
+        False,
+        4,
+    )
 
 
 def test_a_broken_example_fails_the_tour(served: tuple[str, Path]) -> None:
@@ -144,6 +188,12 @@ def test_a_broken_example_fails_the_tour(served: tuple[str, Path]) -> None:
     broken = README.read_text().replace("| field id)", "| field identifier)", 1)
     assert broken != README.read_text()
     result = subprocess.run(
-        ["bash", "-c", tour_script(broken, url)], cwd=workdir, env=_env(), capture_output=True, text=True, timeout=120
+        ["bash", "-c", tour_script(broken, url)],
+        check=False,
+        cwd=workdir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0 and "### python" not in result.stdout
