@@ -1,7 +1,7 @@
-"""GET /api/v1/manifest (SPEC §11): resources, operations and the field table.
+"""GET /api/v1/manifest (docs/operating.md, "Endpoints for operators"): resources, operations and the field table.
 
 The manifest is generated from fields.py and listing.py; these tests check it
-against the field table of SPEC §1 itself, against the listing allow-lists,
+against the field table of docs/accounts.md itself, against the listing allow-lists,
 against the server (each operation's scopes are what the server asks for) and
 against the SDK (each operation's SDK method sends that request).
 """

@@ -1,4 +1,4 @@
-"""GET /api/v1/openapi.json (SPEC §11): a valid OpenAPI 3.1 document that
+"""GET /api/v1/openapi.json (docs/operating.md, "Endpoints for operators"): a valid OpenAPI 3.1 document that
 describes every operation, parameter, header, body and error of the API —
 derived from the field table and the listing allow-lists — and describes them
 exactly: the server takes what the document allows and refuses what it does

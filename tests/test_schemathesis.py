@@ -30,7 +30,7 @@ valid by the schema (``before_call``):
   calls it valid; it is sent quoted, as ``"0"``.
 
 Valid data may also meet a 412 (a generated If-Match names another version of
-a real account), and a read after DELETE → restore is 200 by SPEC §6, which
+a real account), and a read after DELETE → restore is 200 (docs/accounts.md), which
 use_after_free, knowing no restore, reports; such a report is dropped only
 when the run shows a successful restore of that account in between.
 
@@ -163,7 +163,7 @@ def _restored_in_between(recorder: Any, failure: Any, case_id: str) -> bool:
 
 def _read_as_deleted(recorder: Any, case_id: str) -> bool:
     """A use_after_free report about a GET that asked for deleted records too: a soft-deleted
-    record is readable with ``include_deleted=true`` (SPEC §6), with ``is_deleted: true``."""
+    record is readable with ``include_deleted=true`` (docs/accounts.md), with ``is_deleted: true``."""
     case = recorder.cases[case_id].value if case_id in recorder.cases else None
     interaction = recorder.interactions.get(case_id)
     if case is None or case.method.upper() != "GET" or str((case.query or {}).get("include_deleted")).lower() != "true":

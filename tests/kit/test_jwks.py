@@ -1,4 +1,4 @@
-"""JWKS keys (SPEC §2): RS256, ES256, EdDSA picked by ``kid``, rotation without restart.
+"""JWKS keys (docs/keys.md): RS256, ES256, EdDSA picked by ``kid``, rotation without restart.
 
 Every test starts (or reuses) extra servers on both databases with custom settings,
 and talks to them over real TCP.  JWKS URLs are served by a tiny local HTTP server.

@@ -1,4 +1,4 @@
-"""Bearer JWTs with the HS256 secret (SPEC §2): every attack answers 401, scopes answer 403.
+"""Bearer JWTs with the HS256 secret (docs/operating.md, "Tokens and scopes"): every attack answers 401, scopes answer 403.
 
 Everything runs against the ``api`` fixture's real servers (SQLite and PostgreSQL),
 hitting the account endpoints over TCP.

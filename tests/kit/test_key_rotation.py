@@ -1,4 +1,4 @@
-"""Rotating secrets (SPEC §13 "Keys"): several HS256 secrets at once, cursors signed with their own key.
+"""Rotating secrets (docs/keys.md): several HS256 secrets at once, cursors signed with their own key.
 
 A rotation is a restart with new settings: each step here is a new server on the
 same database and data directory, reached over real TCP.

@@ -1,4 +1,4 @@
-"""Rate limits (SPEC §13), against real servers and a real Redis.
+"""Rate limits (docs/operating.md, "Rate limits"), against real servers and a real Redis.
 
 Each test uses fresh tenants, so buckets never carry over between tests; the
 Redis keys of a run live under their own random prefix and are deleted at its

@@ -1,4 +1,4 @@
-"""Idempotency keys for POST requests (SPEC §7).
+"""Idempotency keys for POST requests (docs/idempotency.md).
 
 A key is scoped by tenant, app, method and route template, and fingerprinted
 by the concrete path and the request body.  Everything happens in the

@@ -1,4 +1,4 @@
-"""Reading a JSON object from a request body: 415, 413 and 400 rules of SPEC §3 (and no repeated keys)."""
+"""Reading a JSON object from a request body: 415, 413 and 400 rules of docs/errors.md (and no repeated keys)."""
 
 from __future__ import annotations
 

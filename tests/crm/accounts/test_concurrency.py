@@ -1,4 +1,4 @@
-"""SPEC §5 and §7 under real parallel HTTP: a server of two worker processes
+"""Versions (docs/concurrency.md) and idempotency keys (docs/idempotency.md) under real parallel HTTP: a server of two worker processes
 (``edm serve --workers 2``) on each database."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""GET /api/v1/crm/accounts (SPEC §4), checked against a Python oracle.
+"""GET /api/v1/crm/accounts (docs/listing.md), checked against a Python oracle.
 
 One fresh tenant per database is seeded once for the module with varied
 accounts (ties, nulls, mixed case, non-ASCII names, a parent tree four levels
 deep, app-owned and soft-deleted records, custom fields of every JSON type).
 Each case then computes the expected ids in Python from the documented
-semantics (SPEC §4 and the ``list_sql`` module docstring) and compares them,
+semantics (docs/listing.md and the ``list_sql`` module docstring) and compares them,
 in order, with what the API returns when every page is walked at a small
 limit through ``next_cursor``, with ``include_total=true`` on every page.
 
@@ -42,7 +42,7 @@ U3 = "usr-aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 U3_UPPER = "usr-AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"
 APPS = ("app-alpha", "app-beta")
 
-# --------------------------------------------------------------------------- the field kinds (SPEC §1)
+# --------------------------------------------------------------------------- the field kinds (docs/accounts.md)
 
 KINDS: dict[str, str] = {
     "id": "id",

@@ -1,4 +1,4 @@
-"""Safe writes (SPEC §5, §6, §7): preconditions, EDM_REQUIRE_IF_MATCH,
+"""Safe writes (docs/concurrency.md, docs/accounts.md, docs/idempotency.md): preconditions, EDM_REQUIRE_IF_MATCH,
 Idempotency-Key, restore and purge.
 
 Basic If-Match / body version lives in ``test_crud``; parallel races in

@@ -1,4 +1,4 @@
-"""Validation of every client field (SPEC §1) and the request body rules (SPEC §3).
+"""Validation of every client field (docs/accounts.md) and the request body rules (docs/errors.md).
 
 Every rule is exercised on create (POST) and on update (PATCH) through the
 ``writer`` fixture.  A rejected write is checked twice: the problem names the

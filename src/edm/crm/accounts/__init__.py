@@ -1,1 +1,1 @@
-"""Accounts: customer organizations (SPEC §1–§6)."""
+"""Accounts: customer organizations (docs/accounts.md)."""

@@ -1,4 +1,4 @@
-"""The list query of SPEC §4: parsed and type-checked, before any SQL.
+"""The list query (docs/listing.md): parsed and type-checked, before any SQL.
 
 ``ListGrammar(resource).parse`` turns query parameters into a ``ListQuery``
 or raises an ``InvalidParameter`` (400) naming the parameter.  The allowed

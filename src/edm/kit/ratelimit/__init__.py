@@ -1,4 +1,4 @@
-"""Rate limits (SPEC §13): a token bucket per tenant, per app, or per client address.
+"""Rate limits (docs/operating.md, "Rate limits"): a token bucket per tenant, per app, or per client address.
 
 Every request under ``/api/v1/crm/`` takes one token from one bucket before
 anything else runs (``RateLimitGate``): the tenant's for a human session, the
