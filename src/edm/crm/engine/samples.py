@@ -113,10 +113,10 @@ def resource_samples(resource: Resource) -> dict[str, list[dict[str, str]]]:
         "list": f"page = {_call(f'{sdk}.list', filter=filters, limit=20) if filters else f'{sdk}.list(limit=20)'}\n"
         f"for {noun} in page:  # every page, fetched as needed\n    print({noun}.id, {noun}.version)\n",
         "create": one + _call(f"{sdk}.create", **resource.create_example) + f"\nprint({noun}.id)\n",
-        "get": one + _call(f"{sdk}.get", quoted_id) + f"\nprint({noun}.version)\n",
-        "update": one + _call(f"{sdk}.update", quoted_id, **resource.patch_example) + f"\nprint({noun}.version)\n",
+        "get": one + _call(f"{sdk}.get", quoted_id) + f"\nprint({noun}.id, {noun}.version)\n",
+        "update": one + _call(f"{sdk}.update", quoted_id, **resource.patch_example) + f"\nprint({noun}.id, {noun}.version)\n",
         "delete": _call(f"{sdk}.delete", quoted_id) + "\n",
         "purge": _call(f"{sdk}.purge", quoted_id) + "  # needs the crm.admin scope\n",
-        "restore": one + _call(f"{sdk}.restore", quoted_id) + f"\nprint({noun}.version)\n",
+        "restore": one + _call(f"{sdk}.restore", quoted_id) + f"\nprint({noun}.id, {noun}.version)\n",
     }
     return {name: [sample("curl", curls[name]), sample("Python", _CLIENT + pythons[name])] for name in curls}
