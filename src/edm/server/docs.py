@@ -1,16 +1,17 @@
 """``GET /docs``: the API reference, rendered by Redoc from the OpenAPI document.
 
-The page renders ``GET /docs/openapi.json``, the complete document with each
+The page renders ``GET /docs/openapi.json``: the complete document with each
 list operation's filters documented once (``edm.server.openapi.docs_view``);
-its download button gives the complete ``/api/v1/openapi.json``.  Every asset is served by EDM itself from the ``fastapi-offline`` package's
+its download button gives the complete ``/api/v1/openapi.json``.
+
+Every asset is served by EDM itself from the ``fastapi-offline`` package's
 copy of Redoc: no CDN, no web fonts, no request leaves the machine.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import importlib.util
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -42,12 +43,12 @@ _PAGE = """<!doctype html>
   <style>body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }</style>
 </head>
 <body>
-  <redoc spec-url="%(spec)s" download-definition-url="%(full)s" download-file-name="openapi.json"
+  <redoc spec-url="{spec}" download-definition-url="{full}" download-file-name="openapi.json"
     max-displayed-enum-values="6"></redoc>
   <script src="/docs/assets/redoc.standalone.js"></script>
 </body>
 </html>
-""" % {"spec": DOCS_OPENAPI_PATH, "full": OPENAPI_PATH}
+""".replace("{spec}", DOCS_OPENAPI_PATH).replace("{full}", OPENAPI_PATH)
 
 async def docs(request: Request, caller: None) -> HTMLResponse:
     return HTMLResponse(_PAGE, headers={"Content-Security-Policy": _CSP})

@@ -19,9 +19,14 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from edm.crm.engine.openapi import filter_parameter, is_filter_parameter, resource_schemas, shared_schemas
-from edm.crm.engine.samples import ENVIRONMENT_NOTE, curl, resource_samples, sample
+from edm.crm.engine.openapi import (
+    filter_parameter,
+    is_filter_parameter,
+    resource_schemas,
+    shared_schemas,
+)
 from edm.crm.engine.resource import ADMIN_SCOPE
+from edm.crm.engine.samples import ENVIRONMENT_NOTE, curl, resource_samples, sample
 from edm.crm.manifest import API_VERSION, MANIFEST_PATH, MANIFEST_SCHEMA, OPENAPI_PATH
 from edm.crm.registry import REGISTRY, Registry
 from edm.kit.web.openapi import build_document

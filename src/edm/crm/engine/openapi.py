@@ -486,10 +486,12 @@ def filter_parameter(resource: Resource, grammar: ListGrammar) -> dict[str, Any]
         example += f"&filter[tags][any]={','.join(resource.create_example['tags'][:2])}"
     description = "\n".join(
         [
-            "`filter[FIELD][OP]=VALUE` keeps the records whose field matches; `filter[FIELD]=VALUE` is `[eq]` "
-            "(`[has]` on tags). Filters combine with AND; `in`, `nin`, `any` and `all` take a comma-separated list. "
-            f"At most {MAX_FILTERS} filters, {MAX_LIST_VALUES} values per list, {MAX_VALUE_LENGTH} characters per "
-            f"value. Example: `{example}`.",
+            (
+                "`filter[FIELD][OP]=VALUE` keeps the records whose field matches; `filter[FIELD]=VALUE` is `[eq]` "
+                "(`[has]` on tags). Filters combine with AND; `in`, `nin`, `any` and `all` take a comma-separated "
+                f"list. At most {MAX_FILTERS} filters, {MAX_LIST_VALUES} values per list, {MAX_VALUE_LENGTH} "
+                f"characters per value. Example: `{example}`."
+            ),
             "",
             "Operators, by field:",
             "",
@@ -497,9 +499,11 @@ def filter_parameter(resource: Resource, grammar: ListGrammar) -> dict[str, Any]
             "",
             f"Meanings: {_OP_MEANINGS}{own_words}.",
             "",
-            "Values: " + "; ".join(f"{kind}: {value}" for kind, value in values.items()) + f"; {_CUSTOM} "
-            f"(KEY matching `{CUSTOM_FIELD_KEY_PATTERN}`): read as a number when it looks like one, as a boolean "
-            "for true or false, and always as text; an array value matches eq or in when any element does.",
+            (
+                "Values: " + "; ".join(f"{kind}: {value}" for kind, value in values.items()) + f"; {_CUSTOM} "
+                f"(KEY matching `{CUSTOM_FIELD_KEY_PATTERN}`): read as a number when it looks like one, as a boolean "
+                "for true or false, and always as text; an array value matches eq or in when any element does."
+            ),
         ]
     )
     return query_parameter(

@@ -18,7 +18,7 @@ from typing import Any
 
 from edm.crm.engine.resource import Resource
 
-__all__ = ["example_id", "resource_samples", "sample", "ENVIRONMENT_NOTE"]
+__all__ = ["ENVIRONMENT_NOTE", "curl", "example_id", "resource_samples", "sample"]
 
 ENVIRONMENT_NOTE = (
     "The code samples read the server's URL and a token from `EDM_BASE_URL` and `EDM_TOKEN`, "
@@ -26,7 +26,7 @@ ENVIRONMENT_NOTE = (
     "EDM_TOKEN=$(edm token --tenant acme --sub me)`."
 )
 _AUTH = '-H "Authorization: Bearer $EDM_TOKEN"'
-_CLIENT = "import edm\n\nclient = edm.Client()  # reads EDM_BASE_URL and EDM_TOKEN\n"
+_CLIENT = "import edm\n\nclient = edm.Client()  # EDM_BASE_URL, EDM_TOKEN\n"
 
 
 def example_id(resource: Resource) -> str:
