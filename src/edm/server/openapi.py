@@ -89,15 +89,16 @@ def _add_code_samples(document: dict[str, Any], registry: Registry) -> None:
                     *by_sdk[first],
                     *(sample(f"{s['label']} ({sdk.rsplit('.', 1)[1]})", s["source"]) for sdk in others for s in by_sdk[sdk]),
                 ]
+            elif method == "get" and operation["security"] == [] and "parameters" not in operation:
+                operation["x-codeSamples"] = _public_document_samples(path)
             else:
-                assert method == "get" and operation["security"] == [] and "parameters" not in operation, (
-                    f"{method} {path}: write its code samples"
-                )
-                operation["x-codeSamples"] = [
-                    sample("curl", curl("GET", path)),
-                    sample("Python", f'import os\n\nimport httpx\n\nanswer = httpx.get(os.environ["EDM_BASE_URL"] + "{path}")\n'
-                           "print(answer.json())\n"),
-                ]
+                raise ValueError(f"{method} {path}: no code samples are generated for it; write them")
+
+
+def _public_document_samples(path: str) -> list[dict[str, str]]:
+    """A plain GET of a public document (the manifest): no token, no SDK method."""
+    python = f'import os\n\nimport httpx\n\nanswer = httpx.get(os.environ["EDM_BASE_URL"] + "{path}")\nprint(answer.json())\n'
+    return [sample("curl", curl("GET", path)), sample("Python", python)]
 
 
 def docs_view(document: dict[str, Any], registry: Registry = REGISTRY) -> dict[str, Any]:
