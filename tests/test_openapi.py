@@ -1,9 +1,11 @@
-"""GET /api/v1/openapi.json (docs/operating.md, "Endpoints for operators"): a valid OpenAPI 3.1 document that
-describes every operation, parameter, header, body and error of the API —
-derived from the field table and the listing allow-lists — and describes them
-exactly: the server takes what the document allows and refuses what it does
-not (Schemathesis checks that at large in test_schemathesis.py; here the
-boundaries are pinned one by one).
+"""GET /api/v1/openapi.json: a valid OpenAPI 3.1 document that describes
+every operation, parameter, header, body and error of the API — derived from
+the field table and the listing allow-lists — and describes them exactly: the
+server takes what the document allows and refuses what it does not
+(Schemathesis checks that at large in test_schemathesis.py; here the
+boundaries are pinned one by one).  GET /docs/openapi.json, what the /docs
+page renders, is the same document with each list operation's filters
+documented once.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from edm.crm.accounts.resource import ACCOUNTS
-from edm.crm.engine.listing import FILTER_OPERATORS
+from edm.crm.engine.listing import FILTER_OPERATORS, MAX_FILTERS, MAX_LIST_VALUES, MAX_VALUE_LENGTH
 from edm.server.app import create_app
-from edm.server.openapi import build_openapi
+from edm.server.openapi import build_openapi, docs_view
 from tests.conftest import ACCOUNTS as ACCOUNTS_PATH, Api, base_settings
 
 BY_NAME, CLIENT_FIELDS, FIELDS = ACCOUNTS.by_name, ACCOUNTS.client_fields, ACCOUNTS.fields
@@ -101,6 +103,51 @@ def test_it_is_built_once_at_start_up(api: Api, tmp_path: Path) -> None:
     app = create_app(base_settings(f"sqlite:///{tmp_path}/unused.sqlite3", tmp_path))
     assert app.openapi() is app.openapi()
     assert app.openapi() == build_openapi() == api.http.get("/api/v1/openapi.json").json()
+
+
+def test_the_docs_page_document_is_the_complete_one_with_filters_documented_once(servers: dict[str, str]) -> None:
+    full = build_openapi()
+    view = httpx.get(servers["sqlite"] + "/docs/openapi.json").json()
+    assert view == docs_view(full)
+    validate(view)
+    assert "/api/v1/openapi.json" in view["info"]["description"]
+    listed = _parameters(view, "get", ACCOUNTS_PATH)
+    assert [name for _, name in listed if name.startswith("filter")] == ["filter"]
+    assert len(listed) <= 10, "the reference page shows the list operation's parameters on a screen or two"
+    complete = _parameters(full, "get", ACCOUNTS_PATH)
+    assert {k: v for k, v in complete.items() if not k[1].startswith("filter")} == {
+        k: v for k, v in listed.items() if k[1] != "filter"
+    }
+    described = listed[("query", "filter")]
+    assert (described["style"], described["explode"]) == ("deepObject", True)
+    text = described["description"]
+    assert "filter[FIELD][OP]=VALUE" in text
+    for op in {op for ops in FILTER_OPERATORS.values() for op in ops} | {"under"}:
+        assert f"**{op}**" in text, f"operator {op} is not explained"
+    for name in [*FILTERABLE, "tags", "custom_fields.KEY"]:
+        assert re.search(rf"\b{re.escape(name)}\b", text), f"{name} is not listed as filterable"
+    for limit in (MAX_FILTERS, MAX_LIST_VALUES, MAX_VALUE_LENGTH):
+        assert str(limit) in text
+    rest = {**view, "paths": {p: i for p, i in view["paths"].items() if p != ACCOUNTS_PATH}}
+    assert rest == {**full, "info": rest["info"], "paths": {p: i for p, i in full["paths"].items() if p != ACCOUNTS_PATH}}
+
+
+def test_every_operation_carries_curl_and_python_samples(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            samples = operation["x-codeSamples"]
+            labels = [s["label"] for s in samples]
+            expected = ["curl", "Python"]
+            for sdk in operation.get("x-sdk-methods", [])[1:]:
+                expected += [f"curl ({sdk.rsplit('.', 1)[1]})", f"Python ({sdk.rsplit('.', 1)[1]})"]
+            assert labels == expected, (method, path)
+            for sample in samples:
+                assert "EDM_BASE_URL" in sample["source"] or "edm.Client()" in sample["source"]
+                if operation["security"]:
+                    assert "$EDM_TOKEN" in sample["source"] or "edm.Client()" in sample["source"]
+    assert "EDM_BASE_URL" in document["info"]["description"] and "EDM_TOKEN" in document["info"]["description"]
 
 
 def test_security_servers_tags(document: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ from edm.server.observability import (
     observe_request,
     watch_pool,
 )
-from edm.server.openapi import build_openapi
+from edm.server.openapi import build_openapi, docs_view
 from edm.server.routes import service_routes
 
 __all__ = ["create_app", "EDMApp"]
@@ -104,6 +104,7 @@ class EDMApp:
         self.router = Router(routes)
         self._openapi = build_openapi(registry, routes)
         self.openapi_json = orjson.dumps(self._openapi)
+        self.docs_openapi_json = orjson.dumps(docs_view(self._openapi, registry))
         self.manifest_json = orjson.dumps(build_manifest(registry))
         self.rate_limiter = RateLimiter.from_settings(settings, on_fallback=count_rate_limit_fallback)
         gate = RateLimitGate(self.rate_limiter, self.state.verifier, on_limited=count_rate_limited)

@@ -1,18 +1,22 @@
 """``GET /docs``: the API reference, rendered by Redoc from the OpenAPI document.
 
+The page renders ``GET /docs/openapi.json``: the complete document with each
+list operation's filters documented once (``edm.server.openapi.docs_view``);
+its download button gives the complete ``/api/v1/openapi.json``.
+
 Every asset is served by EDM itself from the ``fastapi-offline`` package's
 copy of Redoc: no CDN, no web fonts, no request leaves the machine.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-import importlib.util
-
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 
+from edm.crm.manifest import OPENAPI_PATH
 from edm.kit.errors import NotFound
 from edm.kit.web.routing import Route
 
@@ -28,6 +32,7 @@ def _assets() -> Path:
 
 ASSETS = _assets()
 _SERVED = {"redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
+DOCS_OPENAPI_PATH = "/docs/openapi.json"
 _PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -38,14 +43,19 @@ _PAGE = """<!doctype html>
   <style>body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }</style>
 </head>
 <body>
-  <redoc spec-url="/api/v1/openapi.json" hide-download-button="false"></redoc>
+  <redoc spec-url="{spec}" download-definition-url="{full}" download-file-name="openapi.json"
+    max-displayed-enum-values="6"></redoc>
   <script src="/docs/assets/redoc.standalone.js"></script>
 </body>
 </html>
-"""
+""".replace("{spec}", DOCS_OPENAPI_PATH).replace("{full}", OPENAPI_PATH)
 
 async def docs(request: Request, caller: None) -> HTMLResponse:
     return HTMLResponse(_PAGE, headers={"Content-Security-Policy": _CSP})
+
+
+async def docs_openapi(request: Request, caller: None) -> Response:
+    return Response(request.app.docs_openapi_json, media_type="application/json")
 
 
 async def asset(request: Request, caller: None, name: str) -> FileResponse:
@@ -61,4 +71,8 @@ _CSP = (
 )
 
 
-ROUTES = (Route("GET", "/docs", docs, public=True), Route("GET", "/docs/assets/{name}", asset, public=True))
+ROUTES = (
+    Route("GET", "/docs", docs, public=True),
+    Route("GET", DOCS_OPENAPI_PATH, docs_openapi, public=True),
+    Route("GET", "/docs/assets/{name}", asset, public=True),
+)

@@ -43,7 +43,7 @@ from edm.crm.engine.resource import Resource
 from edm.crm.engine.schemas import Address as AddressModel
 from edm.kit.web.openapi import query_parameter
 
-__all__ = ["field_schema", "resource_schemas", "list_parameters", "Direction"]
+__all__ = ["field_schema", "resource_schemas", "list_parameters", "filter_parameter", "is_filter_parameter", "Direction"]
 
 Direction = Literal["in", "out"]  # what a request may send / what a response holds
 
@@ -431,3 +431,90 @@ def list_limits_note() -> str:
 
 def _series(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# --------------------------------------------------------------------------- filtering, documented once
+
+
+def _kind_value(field: Field) -> str:
+    """What a filter value of this field's kind looks like."""
+    if field.kind == "id":
+        prefix = field.format.prefix if field.format else "id"
+        return f"`{prefix}_<ULID>` or `{prefix}-<uuid>`"
+    if field.kind == "enum":
+        return ", ".join(field.enum or ())
+    return {
+        "string": "text, exact (gt…lte compare as text)",
+        "boolean": "true or false",
+        "integer": "a whole number",
+        "number": "a decimal number",
+        "date-time": "RFC 3339 with an offset, e.g. 2024-05-01T00:00:00Z",
+    }[field.kind]
+
+
+_KIND_NAMES = {"string": "text"}
+_CUSTOM = "custom_fields.KEY"
+# The built-in operators in a few words; a resource's own come from its hooks' operator_words.
+_OP_MEANINGS = (
+    "**eq**, **ne**: equal, differ (ne also matches null); **gt**, **gte**, **lt**, **lte**: >, ≥, <, ≤; "
+    "**in**, **nin**: one of, none of (nin also matches null; in may also be repeated); "
+    "**exists**: true for set, false for null; **contains**, **starts_with**: ignoring case; "
+    "**has**, **any**, **all**: the tag, any of the tags, all of them"
+)
+
+
+def filter_parameter(resource: Resource, grammar: ListGrammar) -> dict[str, Any]:
+    """The ``filter`` parameters as one deepObject parameter whose description
+    is the whole grammar: what the reference page shows instead of one
+    parameter per field and operator (the complete document keeps those)."""
+    by_operators: dict[tuple[str, ...], dict[str, list[str]]] = {}
+    values: dict[str, str] = {}
+    for name, field in resource.filterable.items():
+        kind = _KIND_NAMES.get(field.kind, field.kind)
+        by_operators.setdefault(grammar.operators(name), {}).setdefault(kind, []).append(name)
+        values.setdefault(kind, _kind_value(field))
+    by_operators.setdefault(FILTER_OPERATORS["custom"], {})["custom fields"] = [_CUSTOM]
+    by_operators.setdefault(FILTER_OPERATORS["tags"], {})["tags"] = ["tags"]
+    rows = [
+        f"- **{' '.join(ops)}**: " + "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
+        for ops, kinds in by_operators.items()
+    ]
+    own_words = "".join(f"; **{op}**: {words}" for op, words in resource.hooks.operator_words.items())
+    own_numbers = [f.name for f in resource.own_fields if f.filterable and f.kind in ("integer", "number")]
+    example = f"filter[{own_numbers[0]}][gte]=50" if own_numbers else "filter[created_at][gte]=2024-01-01T00:00:00Z"
+    if resource.create_example.get("tags"):
+        example += f"&filter[tags][any]={','.join(resource.create_example['tags'][:2])}"
+    description = "\n".join(
+        [
+            (
+                "`filter[FIELD][OP]=VALUE` keeps the records whose field matches; `filter[FIELD]=VALUE` is `[eq]` "
+                "(`[has]` on tags). Filters combine with AND; `in`, `nin`, `any` and `all` take a comma-separated "
+                f"list. At most {MAX_FILTERS} filters, {MAX_LIST_VALUES} values per list, {MAX_VALUE_LENGTH} "
+                f"characters per value. Example: `{example}`."
+            ),
+            "",
+            "Operators, by field:",
+            "",
+            *rows,
+            "",
+            f"Meanings: {_OP_MEANINGS}{own_words}.",
+            "",
+            (
+                "Values: " + "; ".join(f"{kind}: {value}" for kind, value in values.items()) + f"; {_CUSTOM} "
+                f"(KEY matching `{CUSTOM_FIELD_KEY_PATTERN}`): read as a number when it looks like one, as a boolean "
+                "for true or false, and always as text; an array value matches eq or in when any element does."
+            ),
+        ]
+    )
+    return query_parameter(
+        "filter",
+        {"type": "object", "maxProperties": MAX_FILTERS, "additionalProperties": {"type": ["string", "object"]}},
+        description,
+        style="deepObject",
+        explode=True,
+    )
+
+
+def is_filter_parameter(parameter: dict[str, Any]) -> bool:
+    """A ``filter[...]`` parameter of the complete document (or its custom-field ``filter``)."""
+    return parameter.get("in") == "query" and str(parameter.get("name", "")).startswith("filter")
