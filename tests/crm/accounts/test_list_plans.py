@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import httpx
@@ -196,15 +195,23 @@ def test_point_lookups_use_the_primary_key_for_a_tenant_missing_from_statistics(
     assert asyncio.run(run()) == [("Index Scan", "accounts_pkey")]
 
 
-def test_several_long_custom_field_lists_are_answered_quickly(plan_db: str, http_clients: dict[str, httpx.Client]) -> None:
-    """Each list is one jsonpath the GIN index answers in one scan. As ``@> ANY(array)`` the
-    bitmap scan walked every combination of the lists' array keys (600³ for three lists: the
-    statement timeout); as an OR of containments, one list of 100 took 3.5 s on 100k rows."""
+def test_long_custom_field_lists_are_one_parameter_each_whatever_their_length(http_clients: dict[str, httpx.Client]) -> None:
+    """Each custom-field list is one jsonpath parameter, which the GIN index can answer in one scan.
+    As ``@> ANY(array)`` the bitmap scan walked every combination of the lists' array keys (600³
+    for three lists: the statement timeout, a 503); as an OR of containments, one list of 100 took
+    3.5 s on 100k rows. How fast it is, is the benchmark's business (bench.list); here, the shape."""
     hundred = ",".join(str(n) for n in range(100))
     params = [(f"filter[custom_fields.{key}][in]", hundred) for key in ("seats", "k1", "k2")]
-    started = time.monotonic()
     response = http_clients["postgresql"].get(ACCOUNTS, params=params, headers={"Authorization": f"Bearer {make_token(BIG)}"})
-    elapsed = time.monotonic() - started
     assert response.status_code == 200, response.text
     assert response.json()["data"] == []  # no record has k1 or k2
-    assert elapsed < 2.0, elapsed
+
+    caller = asyncio.run(TokenVerifier(Settings(jwt_secret=SECRET)).verify(make_token(BIG)))
+    shapes = []
+    for lists in (1, 3):
+        statement = repository.list_statement(caller, parse_list_query(params[:lists]), None, "postgresql")
+        sql, args, _ = StatementCache().for_statement(statement)
+        shapes.append((sql.count("@?"), len(args)))
+    (paths_1, args_1), (paths_3, args_3) = shapes
+    assert (paths_1, paths_3) == (1, 3), shapes
+    assert args_3 - args_1 == 2, shapes  # one jsonpath parameter per list, not one per value
