@@ -8,7 +8,6 @@ is a quick 400, not a 503 after the database gave up.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -175,15 +174,14 @@ def test_the_largest_request_within_every_cap_is_served_by_a_statement_of_one_pa
     )
 
 
-def test_a_hundred_filters_of_a_hundred_values_are_a_quick_400(api: Api) -> None:
-    """Before the caps: a 503 after 4–6 s on PostgreSQL (bind parameters), "expression tree too large" on SQLite."""
+def test_a_hundred_filters_of_a_hundred_values_are_a_400_before_any_sql(api: Api) -> None:
+    """Before the caps: a 503 after 4–6 s on PostgreSQL (bind parameters), "expression tree too large" on SQLite.
+    The query string's length is checked first, so this is refused before any SQL is built."""
     params = [
         (f"filter[custom_fields.k{i}][in]", ",".join(map(str, range(100))))
         for i in range(100)
     ]
-    started = time.monotonic()
     response = _listed(api, params)
-    assert time.monotonic() - started < 1.0
     assert_problem(response, 400, "invalid_parameter", "query_string")
     small_values = [(f"filter[custom_fields.k{i}]", "1") for i in range(100)]
     assert_problem(_listed(api, small_values), 400, "invalid_parameter", "filter")
