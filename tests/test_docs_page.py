@@ -10,7 +10,9 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import pytest
 
+pytestmark = pytest.mark.chromium
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
