@@ -32,6 +32,8 @@ from tests.conftest import (
 )
 from tests.netfaults import FreezableProxy
 
+pytestmark = pytest.mark.slow  # fault injection: seconds per test
+
 DEADLINE_S = 4.5  # EDM_DB_DEADLINE_MS's default
 ANSWERED_WITHIN_S = 5.0  # SPEC §13
 
@@ -95,11 +97,11 @@ def _wait_for(condition: Any, timeout: float = 10) -> Any:
 
 @pytest.mark.postgres
 def test_a_frozen_database_answers_503_within_5_s_and_service_resumes_by_itself(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path
 ) -> None:
     real = sa.make_url(database_urls["postgresql"])
     with FreezableProxy((real.host or "127.0.0.1", real.port or 5432)) as proxy:
-        url = serve(base_settings(real.set(host="127.0.0.1", port=proxy.port).render_as_string(False), tmp_path))
+        url = serve_for_test(base_settings(real.set(host="127.0.0.1", port=proxy.port).render_as_string(False), tmp_path))
         tenant = f"tenant-{uuid.uuid4().hex[:12]}"
         created = httpx.post(url + ACCOUNTS, json={"name": "Before"}, headers=_headers(tenant), timeout=30)
         assert created.status_code == 201, created.text
@@ -137,9 +139,9 @@ def test_a_frozen_database_answers_503_within_5_s_and_service_resumes_by_itself(
 
 @pytest.mark.postgres
 def test_a_write_whose_connection_is_killed_is_a_503_and_its_key_retries_at_once(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
 ) -> None:
-    url = serve(base_settings(database_urls["postgresql"], tmp_path))
+    url = serve_for_test(base_settings(database_urls["postgresql"], tmp_path))
     tenant = f"tenant-{uuid.uuid4().hex[:12]}"
     headers = _headers(tenant, **{"Idempotency-Key": f"k-{uuid.uuid4()}"})
     locker.sql("BEGIN")
@@ -169,9 +171,9 @@ def test_a_write_whose_connection_is_killed_is_a_503_and_its_key_retries_at_once
 
 @pytest.mark.postgres
 def test_one_tenant_stuck_in_the_database_leaves_connections_for_the_others(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
 ) -> None:
-    url = serve(base_settings(database_urls["postgresql"], tmp_path, db_pool_size=4))
+    url = serve_for_test(base_settings(database_urls["postgresql"], tmp_path, db_pool_size=4))
     noisy, quiet = (f"tenant-{uuid.uuid4().hex[:12]}" for _ in range(2))
     seen = httpx.post(url + ACCOUNTS, json={"name": "Quiet"}, headers=_headers(quiet), timeout=30).json()
     locker.sql("BEGIN")
@@ -237,14 +239,14 @@ def _answer(url: str) -> httpx.Response | None:
 
 
 def test_a_read_only_sqlite_file_serves_reads_and_answers_writes_503(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path
 ) -> None:
-    writable = serve(base_settings(database_urls["sqlite"], tmp_path / "rw"))
+    writable = serve_for_test(base_settings(database_urls["sqlite"], tmp_path / "rw"))
     tenant = f"tenant-{uuid.uuid4().hex[:12]}"
     created = httpx.post(writable + ACCOUNTS, json={"name": "Kept"}, headers=_headers(tenant)).json()
 
     path = sa.make_url(database_urls["sqlite"]).database
-    read_only = serve(base_settings(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path / "ro"))
+    read_only = serve_for_test(base_settings(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path / "ro"))
     assert httpx.get(read_only + "/readyz").status_code == 200
     got = httpx.get(f"{read_only}{ACCOUNTS}/{created['id']}", headers=_headers(tenant))
     assert got.status_code == 200 and got.json()["name"] == "Kept"
