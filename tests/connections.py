@@ -3,19 +3,21 @@
 PostgreSQL allows a fixed number of connections (100 by default) to everyone
 sharing it.  While the run's database exists, a thread counts the connections
 to it (and to the scratch databases named after it) every 100 ms; the run
-fails at the end if it ever held more than ``BUDGET``, naming the test that
-was running.  ``BUDGET`` and where the connections go: docs/development.md.
+fails at the end if it ever held more than ``BUDGET`` (``EDM_TEST_PG_BUDGET``
+overrides it), naming the test that was running.  Where the connections go:
+docs/development.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import asyncpg
 import sqlalchemy as sa
 
-BUDGET = 20
+BUDGET = int(os.environ.get("EDM_TEST_PG_BUDGET") or 20)
 POLL_S = 0.1
 _COUNT = "SELECT count(*) FROM pg_stat_activity WHERE left(datname, length($1)) = $1"
 
