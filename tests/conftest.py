@@ -7,20 +7,28 @@ Alembic migrations.  Tests isolate themselves by using fresh tenant ids
 
 PostgreSQL comes from ``EDM_TEST_DATABASE_URL`` (a server URL; a database is
 created on it per run) or, by default, ``postgresql://postgres@127.0.0.1:5432``.
+A test that uses it is marked ``postgres`` (done here for every test run on the
+``postgresql`` backend); without PostgreSQL those tests are skipped with one
+reason, and ``-m "not postgres"`` leaves them out (``tests/services.py``).
+
+Database connections are a shared, small resource: the two main servers live
+for the run, servers from ``serve`` stop with their module, those from
+``serve_for_test`` with their test, and ``tests/connections.py`` fails the run
+when the suite ever holds more than its budget.  See docs/development.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import httpx
@@ -34,22 +42,108 @@ from edm.kit.migrate import upgrade
 from edm.kit.settings import Settings
 from edm.server.app import create_app
 from edm.server.serving import server_config
+from tests import connections
+from tests.services import POSTGRES, SERVICES, pg_admin_url, required, skip_unavailable
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 ACCOUNTS = "/api/v1/crm/accounts"
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ["sqlite", "postgresql"]
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- services
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what the markers can be told from a test's parameters and fixtures (before ``-m`` selects)."""
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params or {}
+        if "postgresql" in params.values() or "postgres_url" in item.fixturenames:
+            item.add_marker(pytest.mark.postgres)
+        if "redis_url" in item.fixturenames:
+            item.add_marker(pytest.mark.redis)
+        if "private_redis" in item.fixturenames:
+            item.add_marker(pytest.mark.redis_server)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Probe, once, each service the selected tests need; a required one that is missing stops the run."""
+    mandatory = required()
+    for marker, service in SERVICES.items():
+        needed = any(item.get_closest_marker(marker) for item in session.items)
+        if needed and service.check() and marker in mandatory:
+            pytest.exit(
+                f"EDM_TEST_REQUIRE={marker}: {service.describe()} {service.problem}; {service.remedy}", returncode=1
+            )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, service in SERVICES.items():
+        if item.get_closest_marker(marker) and service.problem:
+            skip_unavailable(service)
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    connections.note_test(nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in connections.summary():
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if connections.over_budget():
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def require_postgres() -> None:
+    """Called wherever a test reaches PostgreSQL: skip without it, and refuse an unmarked test."""
+    if POSTGRES.problem:
+        skip_unavailable(POSTGRES)
+    if not POSTGRES.usable:
+        pytest.fail(
+            "this test uses PostgreSQL but is not marked postgres, so -m 'not postgres' would still"
+            " need PostgreSQL: add @pytest.mark.postgres", pytrace=False
+        )
+
+
+class Backends(Mapping[str, T], Generic[T]):
+    """backend -> a value made on its first use.  It holds (and iterates over) SQLite
+    always and PostgreSQL when this run uses it: some selected test is marked
+    ``postgres`` and PostgreSQL answers."""
+
+    def __init__(self, make: Callable[[str], T]) -> None:
+        self._make = make
+        self.made: dict[str, T] = {}
+
+    def __getitem__(self, backend: str) -> T:
+        if backend not in BACKENDS:
+            raise KeyError(backend)
+        if backend == "postgresql":
+            require_postgres()
+        if backend not in self.made:
+            self.made[backend] = self._make(backend)
+        return self.made[backend]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([b for b in BACKENDS if b != "postgresql" or POSTGRES.usable])
+
+    def __contains__(self, backend: object) -> bool:
+        return backend in list(iter(self))
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
 
 
 # --------------------------------------------------------------------------- databases
 
 
-def _pg_admin_url() -> str:
-    return os.environ.get("EDM_TEST_DATABASE_URL") or DEFAULT_PG
-
-
 async def _pg_admin(statement: str) -> None:
-    url = sa.make_url(_pg_admin_url())
+    require_postgres()
+    url = sa.make_url(pg_admin_url())
     conn = await asyncpg.connect(
         host=url.host or "127.0.0.1",
         port=url.port or 5432,
@@ -63,24 +157,46 @@ async def _pg_admin(statement: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    name = f"edm_test_{uuid.uuid4().hex[:12]}"
+_RUN_DATABASE = f"edm_test_{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def scratch_postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.  Its name
+    starts with the run's, so its connections count against the suite's budget."""
+    name = f"{_RUN_DATABASE}_{uuid.uuid4().hex[:6]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(_pg_admin_url()).set(database=name)
     try:
-        yield url.render_as_string(hide_password=False)
+        yield sa.make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
-def database_urls(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> dict[str, str]:
-    sqlite_file = tmp_path_factory.mktemp("sqlite") / "edm.sqlite3"
-    urls = {"sqlite": f"sqlite:///{sqlite_file}", "postgresql": postgres_url}
-    for url in urls.values():
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends[str]]:
+    """backend -> the run's migrated database; PostgreSQL's is created on first use."""
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'edm.sqlite3'}"
+        else:
+            asyncio.run(_pg_admin(f'CREATE DATABASE "{_RUN_DATABASE}"'))
+            url = sa.make_url(pg_admin_url()).set(database=_RUN_DATABASE).render_as_string(hide_password=False)
+            connections.watch(pg_admin_url(), _RUN_DATABASE)
         upgrade(Settings(database_url=url, jwt_secret=SECRET))
-    return urls
+        return url
+
+    urls = Backends(make)
+    yield urls
+    if "postgresql" in urls.made:
+        connections.stop()
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{_RUN_DATABASE}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url(database_urls: Backends[str]) -> str:
+    """This run's PostgreSQL database, migrated (a test taking it is marked ``postgres``)."""
+    return database_urls["postgresql"]
 
 
 # The suite sends thousands of quick requests per tenant (schemathesis) and every
@@ -89,9 +205,16 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -
 # production defaults (100/s, burst 200) and proves they hold.
 SUITE_RATE_LIMIT: dict[str, Any] = {"rate_limit_per_s": 1_000_000.0, "rate_limit_burst": 1_000_000}
 
+# Test servers other than the two main ones get two database connections (the
+# default is 4): enough for a test's few concurrent requests, and it keeps the
+# suite within its connection budget (docs/development.md).
+TEST_POOL_SIZE = 2
+
 
 def base_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    settings = Settings(data_dir=data_dir, database_url=database_url, jwt_secret=SECRET, **SUITE_RATE_LIMIT)
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, jwt_secret=SECRET, db_pool_size=TEST_POOL_SIZE, **SUITE_RATE_LIMIT
+    )
     return replace(settings, **overrides)
 
 
@@ -129,42 +252,51 @@ class ServerThread:
         self._socket.close()
 
 
-@pytest.fixture(scope="session")
-def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """``serve(settings)`` starts a server for the rest of the session and returns its URL."""
-    servers: list[ServerThread] = []
+class Started:
+    """``start(settings[, registry])`` serves an app and returns its URL; ``stop()`` stops them all,
+    closing their database pools."""
 
-    def start(settings: Settings, registry: Registry = REGISTRY) -> str:
+    def __init__(self) -> None:
+        self._servers: list[ServerThread] = []
+
+    def __call__(self, settings: Settings, registry: Registry = REGISTRY) -> str:
         server = ServerThread(create_app(settings, registry)).__enter__()
-        servers.append(server)
+        self._servers.append(server)
         return server.url
 
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
+    def stop(self) -> None:
+        while self._servers:
+            self._servers.pop().__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def serve() -> Iterator[Started]:
+    """``serve(settings)`` starts a server that stops when the module's tests are done, and returns its URL."""
+    started = Started()
+    yield started
+    started.stop()
 
 
 @pytest.fixture
-def serve_for_test() -> Iterator[Any]:
-    """Like ``serve``, but the servers stop when the test ends, closing their database pools."""
-    servers: list[ServerThread] = []
-
-    def start(settings: Settings, registry: Registry = REGISTRY) -> str:
-        server = ServerThread(create_app(settings, registry)).__enter__()
-        servers.append(server)
-        return server.url
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
+def serve_for_test() -> Iterator[Started]:
+    """Like ``serve``, but the servers stop when the test ends."""
+    started = Started()
+    yield started
+    started.stop()
 
 
 @pytest.fixture(scope="session")
-def servers(serve: Any, database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {
-        backend: serve(base_settings(url, tmp_path_factory.mktemp(f"data-{backend}")))
-        for backend, url in database_urls.items()
-    }
+def servers(database_urls: Backends[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends[str]]:
+    """backend -> the URL of the run's main server on that database, started on first use."""
+    started = Started()
+
+    def make(backend: str) -> str:
+        data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+        # the production pool size: these two serve most of the suite's requests
+        return started(base_settings(database_urls[backend], data_dir, db_pool_size=Settings.db_pool_size))
+
+    yield Backends(make)
+    started.stop()
 
 
 # --------------------------------------------------------------------------- tokens and clients
@@ -239,10 +371,10 @@ def tenant() -> str:
 
 
 @pytest.fixture(scope="session")
-def http_clients(servers: dict[str, str]) -> Iterator[dict[str, httpx.Client]]:
-    clients = {backend: httpx.Client(base_url=url, timeout=30) for backend, url in servers.items()}
+def http_clients(servers: Backends[str]) -> Iterator[Backends[httpx.Client]]:
+    clients = Backends(lambda backend: httpx.Client(base_url=servers[backend], timeout=30))
     yield clients
-    for client in clients.values():
+    for client in clients.made.values():
         client.close()
 
 

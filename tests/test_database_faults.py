@@ -22,8 +22,17 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.conftest import ACCOUNTS, assert_problem, base_settings, make_token
+
+from tests.conftest import (
+    ACCOUNTS,
+    assert_problem,
+    base_settings,
+    make_token,
+    scratch_postgres_database,
+)
 from tests.netfaults import FreezableProxy
+
+pytestmark = pytest.mark.slow  # fault injection: seconds per test
 
 DEADLINE_S = 4.5  # EDM_DB_DEADLINE_MS's default
 ANSWERED_WITHIN_S = 5.0  # docs/failures.md
@@ -86,12 +95,13 @@ def _wait_for(condition: Any, timeout: float = 10) -> Any:
 # --------------------------------------------------------------------------- a frozen database
 
 
+@pytest.mark.postgres
 def test_a_frozen_database_answers_503_within_5_s_and_service_resumes_by_itself(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path
 ) -> None:
     real = sa.make_url(database_urls["postgresql"])
     with FreezableProxy((real.host or "127.0.0.1", real.port or 5432)) as proxy:
-        url = serve(base_settings(real.set(host="127.0.0.1", port=proxy.port).render_as_string(False), tmp_path))
+        url = serve_for_test(base_settings(real.set(host="127.0.0.1", port=proxy.port).render_as_string(False), tmp_path))
         tenant = f"tenant-{uuid.uuid4().hex[:12]}"
         created = httpx.post(url + ACCOUNTS, json={"name": "Before"}, headers=_headers(tenant), timeout=30)
         assert created.status_code == 201, created.text
@@ -127,10 +137,11 @@ def test_a_frozen_database_answers_503_within_5_s_and_service_resumes_by_itself(
 # --------------------------------------------------------------------------- a connection killed mid-write
 
 
+@pytest.mark.postgres
 def test_a_write_whose_connection_is_killed_is_a_503_and_its_key_retries_at_once(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
 ) -> None:
-    url = serve(base_settings(database_urls["postgresql"], tmp_path))
+    url = serve_for_test(base_settings(database_urls["postgresql"], tmp_path))
     tenant = f"tenant-{uuid.uuid4().hex[:12]}"
     headers = _headers(tenant, **{"Idempotency-Key": f"k-{uuid.uuid4()}"})
     locker.sql("BEGIN")
@@ -158,10 +169,11 @@ def test_a_write_whose_connection_is_killed_is_a_503_and_its_key_retries_at_once
 # --------------------------------------------------------------------------- one tenant cannot hold every connection
 
 
+@pytest.mark.postgres
 def test_one_tenant_stuck_in_the_database_leaves_connections_for_the_others(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path, locker: Locker
 ) -> None:
-    url = serve(base_settings(database_urls["postgresql"], tmp_path, db_pool_size=4))
+    url = serve_for_test(base_settings(database_urls["postgresql"], tmp_path, db_pool_size=4))
     noisy, quiet = (f"tenant-{uuid.uuid4().hex[:12]}" for _ in range(2))
     seen = httpx.post(url + ACCOUNTS, json={"name": "Quiet"}, headers=_headers(quiet), timeout=30).json()
     locker.sql("BEGIN")
@@ -190,33 +202,33 @@ def test_one_tenant_stuck_in_the_database_leaves_connections_for_the_others(
 # --------------------------------------------------------------------------- start-up and storage
 
 
+@pytest.mark.postgres
 def test_serve_starts_with_the_database_down_and_migrates_once_it_answers(tmp_path: Path) -> None:
-    from tests.conftest import _pg_admin
     from tests.test_cli import EDM, _clean_env, _free_port
 
-    name = f"edm_test_{uuid.uuid4().hex[:12]}"  # a fresh database: nothing migrated yet
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    db_port, port = _free_port(), _free_port()
-    env = _clean_env(EDM_DATA_DIR=str(tmp_path), EDM_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{db_port}/{name}")
-    process = subprocess.Popen([EDM, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        down = _wait_for(lambda: _answer(url + "/readyz"), timeout=30)
-        assert process.poll() is None
-        assert_problem(down, 503, "database_unavailable")
-        token = subprocess.run([EDM, "token", "--tenant", "t1", "--sub", "u1"], env=env, capture_output=True, text=True)
-        headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
-        assert_problem(httpx.post(url + ACCOUNTS, json={"name": "Early"}, headers=headers), 503, "database_unavailable")
-
-        with FreezableProxy(("127.0.0.1", 5432), port=db_port):  # the database comes up
-            _wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, timeout=30)
-            created = httpx.post(url + ACCOUNTS, json={"name": "Late"}, headers=headers)
-            assert created.status_code == 201, created.text
+    with scratch_postgres_database() as fresh_url:  # nothing migrated yet
+        fresh = sa.make_url(fresh_url)
+        db_port, port = _free_port(), _free_port()
+        through_proxy = fresh.set(host="127.0.0.1", port=db_port).render_as_string(hide_password=False)
+        env = _clean_env(EDM_DATA_DIR=str(tmp_path), EDM_DATABASE_URL=through_proxy)
+        process = subprocess.Popen([EDM, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            down = _wait_for(lambda: _answer(url + "/readyz"), timeout=30)
             assert process.poll() is None
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            assert_problem(down, 503, "database_unavailable")
+            token = subprocess.run([EDM, "token", "--tenant", "t1", "--sub", "u1"], env=env, capture_output=True, text=True)
+            headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
+            assert_problem(httpx.post(url + ACCOUNTS, json={"name": "Early"}, headers=headers), 503, "database_unavailable")
+
+            with FreezableProxy((fresh.host or "127.0.0.1", fresh.port or 5432), port=db_port):  # the database comes up
+                _wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, timeout=30)
+                created = httpx.post(url + ACCOUNTS, json={"name": "Late"}, headers=headers)
+                assert created.status_code == 201, created.text
+                assert process.poll() is None
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def _answer(url: str) -> httpx.Response | None:
@@ -227,14 +239,14 @@ def _answer(url: str) -> httpx.Response | None:
 
 
 def test_a_read_only_sqlite_file_serves_reads_and_answers_writes_503(
-    serve: Any, database_urls: dict[str, str], tmp_path: Path
+    serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path
 ) -> None:
-    writable = serve(base_settings(database_urls["sqlite"], tmp_path / "rw"))
+    writable = serve_for_test(base_settings(database_urls["sqlite"], tmp_path / "rw"))
     tenant = f"tenant-{uuid.uuid4().hex[:12]}"
     created = httpx.post(writable + ACCOUNTS, json={"name": "Kept"}, headers=_headers(tenant)).json()
 
     path = sa.make_url(database_urls["sqlite"]).database
-    read_only = serve(base_settings(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path / "ro"))
+    read_only = serve_for_test(base_settings(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path / "ro"))
     assert httpx.get(read_only + "/readyz").status_code == 200
     got = httpx.get(f"{read_only}{ACCOUNTS}/{created['id']}", headers=_headers(tenant))
     assert got.status_code == 200 and got.json()["name"] == "Kept"

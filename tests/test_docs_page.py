@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.sync.client import ClientConnection, connect
 
+pytestmark = pytest.mark.chromium
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

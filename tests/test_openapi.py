@@ -46,7 +46,7 @@ MISSING = "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 @pytest.fixture(scope="module")
 def document(servers: dict[str, str]) -> dict[str, Any]:
     documents = [httpx.get(url + "/api/v1/openapi.json").json() for url in servers.values()]
-    assert documents[0] == documents[1]
+    assert all(d == documents[0] for d in documents)  # one server per database in this run
     return documents[0]
 
 

@@ -60,6 +60,8 @@ from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from edm.crm.engine.listing import MAX_FILTERS, MAX_QUERY_BYTES
 from tests.conftest import ACCOUNTS, make_token
 
+pytestmark = pytest.mark.slow  # fuzzing
+
 SCOPES = "crm.accounts.read crm.accounts.write crm.admin"
 SEED = int(os.environ.get("EDM_SCHEMATHESIS_SEED", "20261127"))
 MAX_EXAMPLES = 25

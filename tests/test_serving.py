@@ -249,6 +249,7 @@ def test_only_a_head_over_64_kib_is_refused(server_port: int) -> None:
         connection.close()
 
 
+@pytest.mark.slow
 def test_an_unfinished_huge_head_is_cut_off_without_growing_the_worker(
     tmp_path: Path,
 ) -> None:
@@ -322,6 +323,7 @@ def _wait_until_refused(port: int, seconds: float) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_finishes_the_write_in_flight_refuses_new_connections_and_exits_0(
     backend: str, database_url: str, tmp_path: Path, workers: int
@@ -368,6 +370,7 @@ def test_sigterm_finishes_the_write_in_flight_refuses_new_connections_and_exits_
     assert stored.status_code == 200 and stored.json() == created
 
 
+@pytest.mark.slow
 def test_a_request_still_running_when_the_grace_period_ends_is_503(
     database_urls: dict[str, str], tmp_path: Path
 ) -> None:

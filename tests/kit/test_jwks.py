@@ -400,12 +400,12 @@ class TestIssuerAudience:
 
 class TestFileRotation:
     def test_new_key_written_to_the_file_is_picked_up_without_restart(
-        self, http: httpx.Client, backend: str, serve: Any, database_urls: dict[str, str], tmp_path: Path, tenant: str
+        self, http: httpx.Client, backend: str, serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path, tenant: str
     ) -> None:
         old, new = new_key("RS256"), new_key("ES256")
         path = tmp_path / "jwks.json"
         write_jwks(path, old)
-        url = serve(base_settings(database_urls[backend], tmp_path / "data", jwt_secret=None, jwks_file=str(path)))
+        url = serve_for_test(base_settings(database_urls[backend], tmp_path / "data", jwt_secret=None, jwks_file=str(path)))
         assert_accepted(http, url, old.sign(claims(tenant)), tenant)
         assert_rejected(http, url, new.sign(claims(tenant)))  # not published yet
 
@@ -420,12 +420,12 @@ class TestFileRotation:
         assert_accepted(http, url, new.sign(claims(tenant)), tenant)
 
     def test_broken_file_keeps_the_keys_it_had(
-        self, http: httpx.Client, backend: str, serve: Any, database_urls: dict[str, str], tmp_path: Path, tenant: str
+        self, http: httpx.Client, backend: str, serve_for_test: Any, database_urls: dict[str, str], tmp_path: Path, tenant: str
     ) -> None:
         key = new_key("EdDSA")
         path = tmp_path / "jwks.json"
         write_jwks(path, key)
-        url = serve(base_settings(database_urls[backend], tmp_path / "data", jwt_secret=None, jwks_file=str(path)))
+        url = serve_for_test(base_settings(database_urls[backend], tmp_path / "data", jwt_secret=None, jwks_file=str(path)))
         assert_accepted(http, url, key.sign(claims(tenant)), tenant)
         before = path.stat().st_mtime
         path.write_text('{"keys": [')  # a half-written rotation
@@ -458,6 +458,7 @@ class TestFileRotation:
         assert_accepted(http, url, kept.sign(claims(tenant)), tenant)
 
     @pytest.mark.parametrize("breakage", ["half-written", "deleted"])
+    @pytest.mark.slow
     def test_a_broken_file_keeps_the_last_set_for_a_bounded_time(
         self,
         http: httpx.Client,
@@ -580,7 +581,7 @@ class TestUrlRotation:
         self,
         http: httpx.Client,
         backend: str,
-        serve: Any,
+        serve_for_test: Any,
         database_urls: dict[str, str],
         tmp_path: Path,
         tenant: str,
@@ -588,7 +589,7 @@ class TestUrlRotation:
     ) -> None:
         old, new = new_key("RS256"), new_key("EdDSA")
         keyset = jwks_http(old)
-        url = serve(
+        url = serve_for_test(
             base_settings(
                 database_urls[backend], tmp_path, jwt_secret=None, jwks_url=keyset.url, jwks_min_refresh_seconds=0.5
             )
@@ -629,6 +630,7 @@ class TestUrlRotation:
         assert_accepted(http, url, kept.sign(claims(tenant)), tenant)
 
     @pytest.mark.parametrize("failure", ["http-500", "not-a-jwks", "hangs"])
+    @pytest.mark.slow
     def test_a_failing_url_keeps_the_last_set_for_a_bounded_time(
         self,
         http: httpx.Client,
@@ -667,7 +669,7 @@ class TestUrlRotation:
         self,
         http: httpx.Client,
         backend: str,
-        serve: Any,
+        serve_for_test: Any,
         database_urls: dict[str, str],
         tmp_path: Path,
         tenant: str,
@@ -675,7 +677,7 @@ class TestUrlRotation:
     ) -> None:
         known = new_key("ES256")
         keyset = jwks_http(known)
-        url = serve(base_settings(database_urls[backend], tmp_path, jwt_secret=None, jwks_url=keyset.url))
+        url = serve_for_test(base_settings(database_urls[backend], tmp_path, jwt_secret=None, jwks_url=keyset.url))
         assert_accepted(http, url, known.sign(claims(tenant)), tenant)
         assert keyset.requests == 1
 
@@ -694,7 +696,7 @@ class TestUrlRotation:
         self,
         http: httpx.Client,
         backend: str,
-        serve: Any,
+        serve_for_test: Any,
         database_urls: dict[str, str],
         tmp_path: Path,
         tenant: str,
@@ -703,7 +705,7 @@ class TestUrlRotation:
         """Right after a rotation, every request with the new kid gets in, on one refetch."""
         old, new = new_key("EdDSA"), new_key("ES256")
         keyset = jwks_http(old)
-        url = serve(
+        url = serve_for_test(
             base_settings(
                 database_urls[backend], tmp_path, jwt_secret=None, jwks_url=keyset.url, jwks_min_refresh_seconds=0.5
             )
@@ -720,7 +722,7 @@ class TestUrlRotation:
     def test_burst_on_a_cold_server_waits_for_one_fetch(
         self,
         backend: str,
-        serve: Any,
+        serve_for_test: Any,
         database_urls: dict[str, str],
         tmp_path: Path,
         tenant: str,
@@ -731,7 +733,7 @@ class TestUrlRotation:
         known = new_key("RS256")
         keyset = jwks_http(known)
         keyset.delay = 0.3  # the key set is slow to answer
-        url = serve(base_settings(database_urls[backend], tmp_path, jwt_secret=None, jwks_url=keyset.url))
+        url = serve_for_test(base_settings(database_urls[backend], tmp_path, jwt_secret=None, jwks_url=keyset.url))
         kids = [f"unknown-{i}" if kind == "unknown-kids" else known.kid for i in range(5)]
         responses = concurrently(url, [known.sign(claims(tenant), kid=kid) for kid in kids])
         if kind == "unknown-kids":

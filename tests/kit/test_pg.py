@@ -31,6 +31,7 @@ def _run(database_url: str, tmp_path: Path, work: Any) -> Any:
     return asyncio.run(main())
 
 
+@pytest.mark.postgres
 def test_a_named_statement_with_an_unnamed_parameter_is_refused(database_urls: dict[str, str], tmp_path: Path) -> None:
     """Its first value would be frozen into every later call: another tenant's, say."""
 
@@ -44,6 +45,7 @@ def test_a_named_statement_with_an_unnamed_parameter_is_refused(database_urls: d
         _run(database_urls["postgresql"], tmp_path, work)
 
 
+@pytest.mark.postgres
 def test_a_named_statement_takes_new_values_on_every_call(database_urls: dict[str, str], tmp_path: Path) -> None:
     def build(tenant: str) -> Any:
         return lambda: sa.select(sa.bindparam("tenant_id", tenant, type_=sa.Text).label("tenant"))
@@ -66,6 +68,7 @@ def test_extreme_instants_round_trip_in_records_and_pages(api: Api, instant: str
     assert [r["last_activity_at"] for r in page["data"] if r["id"] == record["id"]] == [instant]
 
 
+@pytest.mark.postgres
 def test_timestamps_decode_as_aware_utc(database_urls: dict[str, str], tmp_path: Path) -> None:
     async def work(conn: Any) -> Any:
         return (await conn.execute(sa.select(sa.literal(datetime(1, 1, 1, tzinfo=timezone.utc), _c.created_at.type)))).scalar()

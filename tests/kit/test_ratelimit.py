@@ -13,7 +13,6 @@ Redis is ``EDM_TEST_REDIS_URL`` or, by default, ``redis://127.0.0.1:6379/0``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import socket
@@ -34,6 +33,7 @@ from edm.kit.ratelimit.limiter import REDIS_RETRY_SECONDS
 from edm.kit.ratelimit.redis_buckets import TAKE_SCRIPT
 from edm.kit.settings import Settings, SettingsError, load_settings
 from edm.server.app import create_app
+from tests import services
 from tests.conftest import (
     ACCOUNTS,
     ServerThread,
@@ -80,10 +80,8 @@ def spend(
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    url = os.environ.get("EDM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
-    with redis.Redis.from_url(url, socket_timeout=2) as client:
-        client.ping()  # the tests need a Redis: say so plainly when there is none
-    return url
+    """The shared Redis (a test taking it is marked ``redis``: skipped when it does not answer)."""
+    return services.redis_url()
 
 
 @pytest.fixture(scope="session")
@@ -443,6 +441,7 @@ def test_refusals_are_counted_for_prometheus(
 # --------------------------------------------------------------------------- Redis
 
 
+@pytest.mark.postgres
 def test_two_servers_on_one_redis_share_the_bucket(
     limited: Callable[..., str], http: httpx.Client, redis_url: str, redis_prefix: str
 ) -> None:

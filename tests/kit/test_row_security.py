@@ -26,6 +26,7 @@ from edm.kit.idempotency import delete_expired
 from edm.kit.pg import PgConnection, StatementCache, leaky_index_functions
 from tests.conftest import Api, base_settings, make_token
 
+pytestmark = pytest.mark.postgres
 T = TypeVar("T")
 TENANT_TABLES = {"accounts", "account_counts", "idempotency_keys"}
 

@@ -22,7 +22,7 @@ from tests.test_cli import _free_port
 EDM = str(Path(sys.executable).parent / "edm")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def two_workers(database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     processes, urls = [], {}
     for backend, database_url in database_urls.items():

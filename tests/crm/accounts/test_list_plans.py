@@ -27,6 +27,7 @@ from edm.kit.pg import PgConnection, StatementCache
 from edm.kit.settings import Settings
 from edm.crm.registry import REGISTRY
 
+pytestmark = pytest.mark.postgres
 ENGINE = REGISTRY["accounts"]
 repository = ENGINE.repository
 sort_values = ENGINE.sql.sort_values

@@ -57,6 +57,7 @@ def test_every_statement_on_accounts_filters_on_the_tenant(api: Api, statements:
         assert api.tenant in str(parameters), (statement, parameters)
 
 
+@pytest.mark.postgres
 def test_accounts_autovacuum_keeps_up_with_a_big_table(database_urls: dict[str, str]) -> None:
     """Counts stay index-only only while vacuum keeps the visibility map fresh (see the migration)."""
 
@@ -75,6 +76,7 @@ def test_accounts_autovacuum_keeps_up_with_a_big_table(database_urls: dict[str, 
     }
 
 
+@pytest.mark.postgres
 def test_postgresql_has_exactly_the_declared_indexes(database_urls: dict[str, str]) -> None:
     """The declaration's indexes are the migrated ones: names, key columns, partial and GIN alike."""
 

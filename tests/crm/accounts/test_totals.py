@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
-from tests.conftest import ACCOUNTS, SECRET, Api, _pg_admin
 
 from edm.kit.migrate import upgrade
 from edm.kit.settings import Settings, database_url_for_driver
+from tests.conftest import ACCOUNTS, SECRET, Api, scratch_postgres_database
 
 
 def total(caller: Api, **params: str) -> int:
@@ -118,13 +119,11 @@ _INSERT = (
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_migration_counts_the_rows_already_there_and_emptying_the_table_empties_them(backend: str, tmp_path: Path) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'edm.sqlite3'}"
-    else:
-        name = f"edm_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    try:
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / 'edm.sqlite3'}"
+        else:
+            url = stack.enter_context(scratch_postgres_database())
         settings = Settings(database_url=url, jwt_secret=SECRET)
         upgrade(settings, "2026_11_27_1100")
         rows = [("t1", "NULL", "false")] * 3 + [("t1", "'a'", "false"), ("t1", "'a'", "true"), ("t2", "NULL", "true")]
@@ -137,6 +136,3 @@ def test_the_migration_counts_the_rows_already_there_and_emptying_the_table_empt
         emptied = "TRUNCATE accounts" if backend == "postgresql" else "DELETE FROM accounts"
         [_, left] = asyncio.run(_sql(url, [emptied, "SELECT count(*) FROM account_counts WHERE n <> 0"]))
         assert left == [(0,)]
-    finally:
-        if backend == "postgresql":
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing
 from typing import Any
 
@@ -93,33 +93,39 @@ def address(**values: Any) -> dict[str, Any]:
 class RowCounter:
     """Counts a tenant's rows straight in the database, to prove a rejected create stored nothing."""
 
-    def __init__(self, urls: dict[str, str]) -> None:
-        self._sqlite = sa.make_url(urls["sqlite"]).database
-        pg = sa.make_url(urls["postgresql"])
+    def __init__(self, urls: Mapping[str, str]) -> None:
+        self._urls = urls
         self._loop = asyncio.new_event_loop()
-        self._pg = self._loop.run_until_complete(
-            asyncpg.connect(
-                host=pg.host or "127.0.0.1",
-                port=pg.port or 5432,
-                user=pg.username or "postgres",
-                password=pg.password,
-                database=pg.database,
-            )
-        )
+        self._pg: asyncpg.Connection | None = None  # connected by the first PostgreSQL count
 
     def __call__(self, backend: str, tenant: str) -> int:
         if backend == "sqlite":
-            with closing(sqlite3.connect(self._sqlite)) as db:
+            with closing(sqlite3.connect(sa.make_url(self._urls["sqlite"]).database)) as db:
                 return db.execute("SELECT count(*) FROM accounts WHERE tenant_id = ?", (tenant,)).fetchone()[0]
         query = "SELECT count(*) FROM accounts WHERE tenant_id = $1"
-        return self._loop.run_until_complete(self._pg.fetchval(query, tenant))
+        return self._loop.run_until_complete(self._postgres().fetchval(query, tenant))
+
+    def _postgres(self) -> asyncpg.Connection:
+        if self._pg is None:
+            pg = sa.make_url(self._urls["postgresql"])
+            self._pg = self._loop.run_until_complete(
+                asyncpg.connect(
+                    host=pg.host or "127.0.0.1",
+                    port=pg.port or 5432,
+                    user=pg.username or "postgres",
+                    password=pg.password,
+                    database=pg.database,
+                )
+            )
+        return self._pg
 
     def close(self) -> None:
-        self._loop.run_until_complete(self._pg.close())
+        if self._pg is not None:
+            self._loop.run_until_complete(self._pg.close())
         self._loop.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def count_rows(database_urls: dict[str, str]) -> Iterator[RowCounter]:
     counter = RowCounter(database_urls)
     yield counter
