@@ -28,6 +28,8 @@ from edm.kit.migrate import upgrade
 from edm.kit.settings import Settings
 from tests.conftest import SECRET, base_settings, make_token
 
+pytestmark = pytest.mark.slow  # builds a wheel and a virtualenv: about 20 s
+
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 SERVER_DISTRIBUTIONS = {"fastapi", "starlette", "uvicorn", "asyncpg", "sqlalchemy", "aiosqlite", "alembic", "typer", "pyjwt"}
