@@ -29,7 +29,6 @@ from typing import Annotated, Any
 
 import msgspec
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import point, writes

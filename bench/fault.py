@@ -33,7 +33,6 @@ from typing import Any
 
 import httpx
 import jwt
-import sqlalchemy as sa
 
 from bench.common import SECRET, server_process
 

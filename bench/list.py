@@ -19,7 +19,18 @@ import jwt
 from sqlalchemy.dialects import postgresql
 
 from bench import seed as seeding
-from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, load_arguments, pgbench, report, server, wrk
+from bench.common import (
+    SECRET,
+    Result,
+    ensure_database,
+    ensure_tools,
+    environment,
+    load_arguments,
+    pgbench,
+    report,
+    server,
+    wrk,
+)
 from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner

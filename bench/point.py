@@ -35,7 +35,21 @@ from sqlalchemy.dialects import postgresql
 
 from bench import seed as seeding
 from bench import writes
-from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench_mix, report, rss_mib, serve_workers, server_process, wrk
+from bench.common import (
+    SECRET,
+    Result,
+    ensure_database,
+    ensure_tools,
+    environment,
+    inline_sql,
+    load_arguments,
+    pgbench_mix,
+    report,
+    rss_mib,
+    serve_workers,
+    server_process,
+    wrk,
+)
 from bench.list import token
 from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier

@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -31,7 +31,7 @@ COLUMNS = (
     "domain", "website", "description", "addresses", "annual_revenue", "employee_count", "last_activity_at",
     "custom_fields", "tags", "version",
 )  # fmt: skip
-START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+START = datetime(2023, 1, 1, tzinfo=UTC)
 
 
 def records(tenant: str, count: int, seed: int = 1) -> Iterator[tuple[Any, ...]]:

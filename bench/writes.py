@@ -20,13 +20,24 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import SECRET, Result, ensure_database, ensure_tools, environment, inline_sql, load_arguments, pgbench, report, server, wrk
+from bench.common import (
+    SECRET,
+    Result,
+    ensure_database,
+    ensure_tools,
+    environment,
+    inline_sql,
+    load_arguments,
+    pgbench,
+    report,
+    server,
+    wrk,
+)
 from bench.list import token
 from edm.crm.engine import service
 from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier
 from edm.kit.settings import Settings
-
 
 ENGINE = REGISTRY["accounts"]
 PATH = "/api/v1/crm/accounts"
@@ -121,7 +132,7 @@ def _update_sql() -> str:
         .values(values)
         .returning(*COLUMNS)
     )
-    return "\\set n random(1, %d)\n" % RECORDS + inline_sql(statement).replace("'__ID__'", "('bench-pg-' || :n)")
+    return f"\\set n random(1, {RECORDS})\n" + inline_sql(statement).replace("'__ID__'", "('bench-pg-' || :n)")
 
 
 def _versions(base: str, ids: list[str]) -> list[int]:
@@ -187,7 +198,7 @@ def main() -> None:
         for name, sql in (("create", _insert_sql()), ("patch with If-Match", _update_sql())):
             result = Result(name)
 
-            def script() -> Path:
+            def script(name: str = name) -> Path:
                 return create_lua if name == "create" else _patch_script(patch_lua, base, ids)
 
             wrk(base + PATH, headers, connections=args.connections, seconds=2, script=script())  # warm-up

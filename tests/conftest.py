@@ -237,7 +237,7 @@ class ServerThread:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + 20
         while not self._server.started:
@@ -332,7 +332,7 @@ class Api:
     tenant: str
     token: str
 
-    def as_(self, tenant: str | None = None, **token_args: Any) -> "Api":
+    def as_(self, tenant: str | None = None, **token_args: Any) -> Api:
         tenant = tenant or self.tenant
         return Api(self.http, self.backend, tenant, make_token(tenant, **token_args))
 

@@ -66,7 +66,7 @@ class FreezableProxy:
             for sock in self._sockets:
                 _close(sock)
 
-    def __enter__(self) -> "FreezableProxy":
+    def __enter__(self) -> FreezableProxy:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -18,10 +18,10 @@ import pytest
 
 from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
 from edm.crm.engine.listing import FILTER_OPERATORS
+from tests.conftest import ACCOUNTS, Api, make_token
 
 CLIENT_FIELDS, FIELDS = RESOURCE.client_fields, RESOURCE.fields
 FILTERABLE, SORTABLE = RESOURCE.filterable, RESOURCE.sortable
-from tests.conftest import ACCOUNTS, Api, make_token
 
 FIELD_TABLE = Path(__file__).resolve().parents[1] / "docs" / "accounts.md"
 MANIFEST = "/api/v1/manifest"

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from tests.conftest import ACCOUNTS, SECRET, Api, make_token
 from tests.test_cli import EDM, _clean_env, _free_port
 

@@ -25,7 +25,8 @@ from edm.crm.accounts.resource import ACCOUNTS
 from edm.crm.engine.listing import FILTER_OPERATORS, MAX_FILTERS, MAX_LIST_VALUES, MAX_VALUE_LENGTH
 from edm.server.app import create_app
 from edm.server.openapi import build_openapi, docs_view
-from tests.conftest import ACCOUNTS as ACCOUNTS_PATH, Api, base_settings
+from tests.conftest import ACCOUNTS as ACCOUNTS_PATH
+from tests.conftest import Api, base_settings
 
 BY_NAME, CLIENT_FIELDS, FIELDS = ACCOUNTS.by_name, ACCOUNTS.client_fields, ACCOUNTS.fields
 FILTERABLE, SORTABLE = ACCOUNTS.filterable, ACCOUNTS.sortable

@@ -8,7 +8,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 import jwt
 import typer
@@ -58,7 +58,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on (1–65535)."),
     workers: int = typer.Option(1, min=1, help="Worker processes (one per core is a good start)."),
-    database_url: Optional[str] = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
+    database_url: str | None = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
 ) -> None:
     """Apply migrations, then serve the API (SIGTERM: finish requests in flight, up to 30 s, then exit 0)."""
     from edm.server import serving
@@ -112,7 +112,7 @@ def _shown_database(settings: Settings) -> str:
 
 @app.command()
 def migrate(
-    database_url: Optional[str] = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
+    database_url: str | None = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
 ) -> None:
     """Bring the database schema up to date, naming the database and the revisions applied."""
     try:
@@ -152,8 +152,8 @@ def _migrate(settings, *, wait: bool = False) -> bool:  # type: ignore[no-untype
 def token(
     tenant: str = typer.Option(..., help="The tenant_id claim."),
     sub: str = typer.Option(..., help="The sub claim (who is calling)."),
-    app_id: Optional[str] = typer.Option(None, "--app", help="The app_id claim, for integration keys."),
-    scope: Optional[str] = typer.Option(None, help="Space-separated scopes; none means a human session."),
+    app_id: str | None = typer.Option(None, "--app", help="The app_id claim, for integration keys."),
+    scope: str | None = typer.Option(None, help="Space-separated scopes; none means a human session."),
     ttl: int = typer.Option(3600, min=1, help="Seconds until the token expires."),
 ) -> None:
     """Print a token signed with the server's HS256 secret (EDM_JWT_SECRET, else EDM_DATA_DIR/jwt-secret)."""

@@ -27,11 +27,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from tests.conftest import ACCOUNTS, SECRET, assert_problem, base_settings, make_token
-
 from edm.kit.jwks import FETCH_TIMEOUT_SECONDS
 from edm.kit.settings import Settings, SettingsError, load_settings
 from edm.server.app import create_app
+from tests.conftest import ACCOUNTS, SECRET, assert_problem, base_settings, make_token
 
 ISSUER = "https://issuer.example/"
 AUDIENCE = "edm-api"

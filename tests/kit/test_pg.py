@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import ACCOUNTS, Api, base_settings
 
 from edm.crm.registry import REGISTRY
+from edm.kit.db import Database, fetch_first
+from tests.conftest import ACCOUNTS, Api, base_settings
 
 accounts = REGISTRY["accounts"].tables.records
-from edm.kit.db import Database, fetch_first
 
 _c = accounts.c
 
@@ -71,6 +71,6 @@ def test_extreme_instants_round_trip_in_records_and_pages(api: Api, instant: str
 @pytest.mark.postgres
 def test_timestamps_decode_as_aware_utc(database_urls: dict[str, str], tmp_path: Path) -> None:
     async def work(conn: Any) -> Any:
-        return (await conn.execute(sa.select(sa.literal(datetime(1, 1, 1, tzinfo=timezone.utc), _c.created_at.type)))).scalar()
+        return (await conn.execute(sa.select(sa.literal(datetime(1, 1, 1, tzinfo=UTC), _c.created_at.type)))).scalar()
 
-    assert _run(database_urls["postgresql"], tmp_path, work) == datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert _run(database_urls["postgresql"], tmp_path, work) == datetime(1, 1, 1, tzinfo=UTC)

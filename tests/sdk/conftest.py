@@ -12,9 +12,9 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from tests.conftest import make_token
 
 import edm
+from tests.conftest import make_token
 
 T = TypeVar("T")
 

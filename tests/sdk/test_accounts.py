@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from tests.conftest import make_token
-from tests.sdk.conftest import run
 
 import edm
 from edm import NOT_GIVEN, Account, Address
+from tests.conftest import make_token
+from tests.sdk.conftest import run
 
 MISSING = "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 BERLIN_NOON = datetime(2026, 1, 2, 12, 0, 5, 250000, tzinfo=timezone(timedelta(hours=1)))
@@ -46,9 +46,9 @@ def assert_created(account: Account, tenant: str) -> None:
     assert account.version == 1 and account.is_deleted is False and account.deleted_at is None
     assert account.source == "edm" and account.source_type == "backend"
     assert account.created_by == "user-1" and account.updated_by == "user-1"
-    assert isinstance(account.created_at, datetime) and account.created_at.tzinfo is timezone.utc
-    assert account.last_activity_at == datetime(2026, 1, 2, 11, 0, 5, 250000, tzinfo=timezone.utc)
-    assert account.first_contacted_at == datetime(2025, 12, 31, 23, 0, tzinfo=timezone.utc)
+    assert isinstance(account.created_at, datetime) and account.created_at.tzinfo is UTC
+    assert account.last_activity_at == datetime(2026, 1, 2, 11, 0, 5, 250000, tzinfo=UTC)
+    assert account.first_contacted_at == datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
     assert all(isinstance(a, Address) for a in account.addresses)
     assert account.addresses[0].city == "Berlin" and account.addresses[0].country == "DE"
     assert account.addresses[1].line1 == "1 Main St" and account.addresses[1].country is None

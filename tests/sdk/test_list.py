@@ -7,11 +7,11 @@ from datetime import timedelta, timezone
 
 import httpx
 import pytest
-from tests.conftest import make_token
-from tests.sdk.conftest import run
 
 import edm
 from edm import Account, AsyncPage, SyncPage
+from tests.conftest import make_token
+from tests.sdk.conftest import run
 
 
 @dataclass

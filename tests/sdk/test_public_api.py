@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import pickle
 import typing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -14,11 +14,11 @@ import edm
 import edm.sdk
 from edm import NOT_GIVEN
 from edm.codegen.sdk import KINDS
+from edm.crm.manifest import build_manifest
 from edm.sdk import errors
 from edm.sdk._query import encode_value, filter_params
 from edm.sdk.models import ACCOUNT_FIELD_TYPES, AddressParam, AddressType, SourceType
 from edm.sdk.resources.customer.accounts import Accounts, AsyncAccounts
-from edm.crm.manifest import build_manifest
 
 # The SDK is compared with the manifest (what the server says it offers), not with the server's own tables.
 ACCOUNTS = next(resource for resource in build_manifest()["resources"] if resource["name"] == "accounts")
@@ -135,7 +135,7 @@ def test_account_parses_server_json_and_tolerates_unknown_keys() -> None:
             "a_field_from_the_future": {"x": 1},
         }
     )
-    assert account.created_at == datetime(2026, 11, 27, 7, 0, 0, 123000, tzinfo=timezone.utc)
+    assert account.created_at == datetime(2026, 11, 27, 7, 0, 0, 123000, tzinfo=UTC)
     assert account.addresses[0].city == "Berlin" and account.addresses[0].model_extra == {"po_box": "7"}
     assert account.model_extra == {"a_field_from_the_future": {"x": 1}}
     assert account.model_fields_set == {"id", "name", "created_at", "addresses", "version", "a_field_from_the_future"}

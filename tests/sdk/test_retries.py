@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import base_settings, make_token
-from tests.sdk.conftest import run
 
 import edm
+from tests.conftest import base_settings, make_token
+from tests.sdk.conftest import run
 
 MISSING = "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 

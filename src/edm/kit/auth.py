@@ -52,7 +52,7 @@ class Caller:
             return scope.endswith((".read", ".write"))
         return scope in self.scopes
 
-    def require(self, *scopes: str) -> "Caller":
+    def require(self, *scopes: str) -> Caller:
         missing = [s for s in scopes if not self.has_scope(s)]
         if missing:
             raise Forbidden(

@@ -152,7 +152,7 @@ class Database:
                 raw = await pool.acquire()
                 try:
                     yield raw
-                except (asyncio.CancelledError, asyncio.TimeoutError):
+                except (TimeoutError, asyncio.CancelledError):
                     # Cut off mid-statement (deadline, client gone): the server
                     # may never answer on it, so it is closed, not reused.
                     raw.terminate()
@@ -208,7 +208,7 @@ async def fetch_first(
     """
     if isinstance(conn, PgConnection):
         return await conn.fetch_first(key, params, build)
-    return (await conn.execute(build())).mappings().first()  # type: ignore[arg-type]
+    return (await conn.execute(build())).mappings().first()  # type: ignore[call-overload]
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
 from contextlib import asynccontextmanager, suppress
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -120,7 +120,8 @@ def _compile(statement: ClauseElement, **kw: Any) -> tuple[Any, _Compiled]:
     compiled = statement.compile(dialect=DIALECT, **kw)
     writes = compiled.isinsert or compiled.isupdate or compiled.isdelete  # type: ignore[attr-defined]
     returns_rows = not writes or bool(compiled.effective_returning)  # type: ignore[attr-defined]
-    return compiled, _Compiled(compiled.string, list(compiled.positiontup or []), returns_rows)
+    positions = list(compiled.positiontup or [])  # type: ignore[attr-defined]
+    return compiled, _Compiled(compiled.string, positions, returns_rows)
 
 
 class StatementCache:
@@ -198,7 +199,7 @@ def _affected(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _encode_timestamptz(value: datetime) -> tuple[int]:

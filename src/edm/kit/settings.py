@@ -122,7 +122,7 @@ class Settings:
             algs += ["RS256", "ES256", "EdDSA"]
         return tuple(algs)
 
-    def with_secret(self, *, generate: bool = True) -> "Settings":
+    def with_secret(self, *, generate: bool = True) -> Settings:
         """These settings with the secrets they lack read from the data directory.
 
         JWT secrets come from ``EDM_JWT_SECRET``, else the ``jwt-secret`` file; cursor

@@ -37,8 +37,8 @@ from edm.sdk.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from edm.sdk.types import Account, Address
 from edm.sdk.pagination import AsyncPage, AsyncPaginator, SyncPage
+from edm.sdk.types import Account, Address
 
 __all__ = [
     "Client",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final, Literal, TypeVar, Union
+from typing import Final, Literal, TypeVar
 
 import httpx
 
@@ -45,8 +45,8 @@ class NotGiven:
 NOT_GIVEN: Final = NotGiven()
 
 # A number of seconds, an ``httpx.Timeout`` for connect/read/write/pool, or None for no limit.
-Timeout = Union[float, httpx.Timeout, None]
+Timeout = float | httpx.Timeout | None
 Headers = Mapping[str, str]
 
 # A datetime to send: an aware ``datetime`` (a naive one is refused) or an RFC 3339 string.
-DateTimeInput = Union[datetime, str]
+DateTimeInput = datetime | str

@@ -26,7 +26,7 @@ from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired
 from edm.kit.migrate import upgrade
 from edm.kit.pg import PgConnection, leaky_index_functions
-from edm.kit.ratelimit import RateLimitGate, RateLimiter
+from edm.kit.ratelimit import RateLimiter, RateLimitGate
 from edm.kit.settings import Settings, load_settings
 from edm.kit.web.middleware import RequestContextMiddleware
 from edm.kit.web.routing import Router

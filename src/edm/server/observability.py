@@ -55,7 +55,7 @@ POOL = Gauge(
     "edm_db_pool_connections",
     "Database connections of this service, by state.",
     ["state"],
-    **({"multiprocess_mode": "livesum"} if _MULTIPROCESS else {}),
+    multiprocess_mode="livesum" if _MULTIPROCESS else "all",
 )
 RATE_LIMITED = Counter("edm_rate_limited_total", "Requests refused with 429 by the rate limit.", ["policy"])
 RATE_LIMIT_FALLBACKS = Counter(

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.conftest import ACCOUNTS, SECRET, make_token
 from tests.test_cli import _free_port
 
@@ -125,7 +126,7 @@ def test_a_delete_racing_a_patch_never_resurrects_or_half_applies(parallel: Para
         record = parallel.create({"name": "Racer", "custom_fields": {"a": 1}})
         path = f"{ACCOUNTS}/{record['id']}"
         patch, delete = parallel.together(
-            [lambda c: c.patch(path, json={"industry": "Won", "custom_fields": {"b": 2}}), lambda c: c.delete(path)]
+            [lambda c, path=path: c.patch(path, json={"industry": "Won", "custom_fields": {"b": 2}}), lambda c, path=path: c.delete(path)]
         )
         assert delete.status_code == 204
         assert patch.status_code in (200, 404), patch.text

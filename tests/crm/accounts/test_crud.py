@@ -8,9 +8,9 @@ import uuid
 from datetime import datetime
 
 import pytest
-from tests.conftest import ACCOUNTS, Api, assert_problem
 
 from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
+from tests.conftest import ACCOUNTS, Api, assert_problem
 
 FIELDS = RESOURCE.fields
 

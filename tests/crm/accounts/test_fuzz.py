@@ -6,9 +6,9 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import ACCOUNTS, Api
 
 from edm.crm.accounts.resource import ACCOUNTS as RESOURCE
+from tests.conftest import ACCOUNTS, Api
 
 FIELDS = RESOURCE.fields
 

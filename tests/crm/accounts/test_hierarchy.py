@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import Api, assert_problem
 from ulid import ULID
+
+from tests.conftest import Api, assert_problem
 
 
 def _chain(api: Api, depth: int) -> list[dict]:

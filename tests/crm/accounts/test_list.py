@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -277,7 +277,7 @@ def _fold(text: str) -> str:
 
 
 def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")).astimezone(UTC)
 
 
 def _canonical_id(raw: str) -> str:
@@ -526,7 +526,11 @@ def _ops(name: str, field_name: str, values: dict[str, str | P]) -> list[Case]:
     cases = []
     for op, value in values.items():
         if callable(value):
-            params: Params | P = (lambda s, op=op, value=value: [F(field_name, op, value(s))])
+
+            def seeded(s: Any, op: str = op, value: Any = value) -> Params:
+                return [F(field_name, op, value(s))]
+
+            params: Params | P = seeded
         else:
             params = [F(field_name, None if op == "" else op, value)]
         cases.append(Case(f"{name}-{op or 'implicit-eq'}", params))

@@ -16,16 +16,14 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
-from tests.conftest import ACCOUNTS, SECRET, make_token
 
 from bench.seed import records
+from edm.crm.registry import REGISTRY
 from edm.kit.auth import TokenVerifier
 from edm.kit.db import Database
 from edm.kit.pg import PgConnection, StatementCache
 from edm.kit.settings import Settings
-from edm.crm.registry import REGISTRY
+from tests.conftest import ACCOUNTS, SECRET, make_token
 
 pytestmark = pytest.mark.postgres
 ENGINE = REGISTRY["accounts"]

@@ -39,7 +39,7 @@ def test_walk_while_other_clients_insert_and_delete(api: Api) -> None:
         doomed = set(sorted(alive)[3::8])  # deleted by another client, one per page
         pending = set(doomed)
 
-        def between() -> None:
+        def between(pending: set[str] = pending) -> None:
             if pending:
                 assert api.delete(pending.pop()).status_code == 204
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,10 +18,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
-from tests.conftest import ACCOUNTS, Api, assert_problem, base_settings, make_token
 
 from edm.kit.db import Database
 from edm.kit.idempotency import delete_expired, idempotency_keys
+from tests.conftest import ACCOUNTS, Api, assert_problem, base_settings, make_token
 
 MISSING = "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 T = TypeVar("T")
@@ -86,7 +86,7 @@ def key_rows(database_url: str, data_dir: Path, tenant: str) -> list[dict[str, A
 
 
 def expire_key(database_url: str, data_dir: Path, tenant: str, key: str) -> int:
-    past = datetime.now(timezone.utc) - timedelta(minutes=1)
+    past = datetime.now(UTC) - timedelta(minutes=1)
 
     async def work(conn: AsyncConnection) -> int:
         result = await conn.execute(

@@ -8,12 +8,12 @@ import re
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
-from tests.conftest import ACCOUNTS, Api
 
 from edm.crm.registry import REGISTRY
+from edm.kit.settings import database_url_for_driver
+from tests.conftest import ACCOUNTS, Api
 
 accounts = REGISTRY["accounts"].tables.records
-from edm.kit.settings import database_url_for_driver
 
 
 def _reflect(url: str) -> dict[str, bool]:

@@ -48,10 +48,10 @@ class Hierarchy(Hooks):
         """Every account below ``f.value`` in the tenant, at any depth (UNION stops on repeats)."""
         table = sql.table
         child = table.alias("child")
-        tree = sa.select(child.c.id).where(child.c.tenant_id == tenant_id, child.c[PARENT] == f.value)
-        tree = tree.cte("tree", recursive=True)
+        roots = sa.select(child.c.id).where(child.c.tenant_id == tenant_id, child.c[PARENT] == f.value)
+        seed = roots.cte("tree", recursive=True)
         below = table.alias("below")
-        tree = tree.union(sa.select(below.c.id).where(below.c.tenant_id == tenant_id, below.c[PARENT] == tree.c.id))
+        tree = seed.union(sa.select(below.c.id).where(below.c.tenant_id == tenant_id, below.c[PARENT] == seed.c.id))
         return table.c.id.in_(sa.select(tree.c.id))
 
     async def before_create(self, repo: Repository, conn: Connection, caller: Caller, values: dict[str, Any]) -> None:

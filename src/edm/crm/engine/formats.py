@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,7 +159,7 @@ def rfc3339(value: str) -> datetime:
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
         parsed = datetime.fromisoformat(f"{date}T{time}.{millis}{offset}")
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValueError("is not a valid date-time") from None
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from edm.crm.engine import formats, patterns
-from edm.crm.engine.formats import with_article
 from edm.crm.engine.fields import (
     ADDRESS_KEYS,
     ADDRESS_TYPES,
@@ -27,6 +26,7 @@ from edm.crm.engine.fields import (
     MAX_TAGS,
     Field,
 )
+from edm.crm.engine.formats import with_article
 from edm.crm.engine.listing import (
     DEFAULT_LIMIT,
     FILTER_OPERATORS,

@@ -28,9 +28,9 @@ DOCUMENT = "_document"  # the label of the database-rendered JSON column
 _DOCUMENTS_MAX_BYTES = 1 << 20
 
 # Written into the SQL text, not bound: constants of the statement, not parameters.
-_UTC = sa.literal_column("'UTC'")
+_UTC: sa.ColumnElement[str] = sa.literal_column("'UTC'")
 # (colons quoted, so that pgbench does not read ":MI" as one of its variables)
-_ISO_MILLIS = sa.literal_column("""'YYYY-MM-DD"T"HH24":"MI":"SS.MS"Z"'""")
+_ISO_MILLIS: sa.ColumnElement[str] = sa.literal_column("""'YYYY-MM-DD"T"HH24":"MI":"SS.MS"Z"'""")
 
 
 class Renderer:

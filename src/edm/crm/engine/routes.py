@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from edm.crm.engine.formats import with_article
 from edm.crm.engine.openapi import list_limits_note, list_parameters
+from edm.crm.engine.patterns import ETAG_LIST
 from edm.crm.engine.resource import ADMIN_SCOPE
 from edm.kit.auth import Caller
 from edm.kit.db import Connection
@@ -37,7 +38,6 @@ from edm.kit.web.idempotent import run_idempotent
 from edm.kit.web.openapi import header_parameter, json_response, query_parameter, response_headers
 from edm.kit.web.request import cursor_signer, database, settings
 from edm.kit.web.routing import ClientMethod, Doc, Route
-from edm.crm.engine.patterns import ETAG_LIST
 
 if TYPE_CHECKING:
     from edm.crm.engine.engine import RecordEngine

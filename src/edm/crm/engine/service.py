@@ -8,7 +8,7 @@ fields ``Validator`` checks) and its ``Hooks`` (accounts: the hierarchy).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -39,7 +39,7 @@ SCHEMA_VERSION = 1
 
 
 def _now() -> datetime:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 

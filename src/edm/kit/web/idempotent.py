@@ -8,9 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from edm.kit.db import Connection
 from edm.kit import idempotency
 from edm.kit.auth import Caller
+from edm.kit.db import Connection
 from edm.kit.web.request import database
 
 __all__ = ["run_idempotent"]
