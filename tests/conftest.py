@@ -43,7 +43,7 @@ from edm.kit.settings import Settings
 from edm.server.app import create_app
 from edm.server.serving import server_config
 from tests import connections
-from tests.services import POSTGRES, SERVICES, pg_admin_url, required, skip_unavailable
+from tests.services import POSTGRES, SERVICES, pg_admin_connect, pg_admin_url, required, skip_unavailable
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 ACCOUNTS = "/api/v1/crm/accounts"
@@ -143,14 +143,7 @@ class Backends(Mapping[str, T], Generic[T]):
 
 async def _pg_admin(statement: str) -> None:
     require_postgres()
-    url = sa.make_url(pg_admin_url())
-    conn = await asyncpg.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username or "postgres",
-        password=url.password,
-        database=url.database or "postgres",
-    )
+    conn = await pg_admin_connect()
     try:
         await conn.execute(statement)
     finally:

@@ -41,18 +41,22 @@ def _failure(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:120]
 
 
-def _probe_postgres() -> str | None:
+async def pg_admin_connect(timeout: float = 60) -> asyncpg.Connection:
+    """A connection to the administrative database of the suite's PostgreSQL."""
     url = sa.make_url(pg_admin_url())
+    return await asyncpg.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
+        timeout=timeout,
+    )
 
+
+def _probe_postgres() -> str | None:
     async def connect() -> None:
-        conn = await asyncpg.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            user=url.username or "postgres",
-            password=url.password,
-            database=url.database or "postgres",
-            timeout=PROBE_TIMEOUT_S,
-        )
+        conn = await pg_admin_connect(timeout=PROBE_TIMEOUT_S)
         await conn.close()
 
     try:

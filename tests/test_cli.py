@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,51 +12,20 @@ import httpx
 import pytest
 
 from tests.conftest import ACCOUNTS
+from tests.processes import EDM, clean_env, edm_serve, free_port
 
-EDM = str(Path(sys.executable).parent / "edm")
 NEW_SECRET = "new-hs256-secret-that-is-long-enough-111"
 OLD_SECRET = "old-hs256-secret-that-is-long-enough-000"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDM_")}
-    return {**env, **extra}
-
-
 def _edm(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([EDM, *args], cwd=cwd, env=env or _clean_env(), capture_output=True, text=True, timeout=60)
+    return subprocess.run([EDM, *args], cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [EDM, "serve", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        env=_clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "edm serve did not become ready"
-            time.sleep(0.1)
+    with edm_serve(EDM, "--workers", "2", cwd=tmp_path) as (url, _):
         yield url, tmp_path
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_serve_and_token_work_with_no_setup(served: tuple[str, Path]) -> None:
@@ -87,7 +53,7 @@ def test_token_claims_follow_the_options(tmp_path: Path) -> None:
     data_dir.mkdir()
     (data_dir / "jwt-secret").write_text(f"{NEW_SECRET}\n{OLD_SECRET}\n")
     options = ["--tenant", "t", "--sub", "s", "--app", "a", "--scope", "crm.accounts.read", "--ttl", "60"]
-    result = _edm("token", *options, cwd=tmp_path, env=_clean_env(EDM_DATA_DIR=str(data_dir)))
+    result = _edm("token", *options, cwd=tmp_path, env=clean_env(EDM_DATA_DIR=str(data_dir)))
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), NEW_SECRET, algorithms=["HS256"])
     assert (claims["tenant_id"], claims["sub"], claims["app_id"], claims["scope"]) == ("t", "s", "a", "crm.accounts.read")
@@ -97,7 +63,7 @@ def test_token_claims_follow_the_options(tmp_path: Path) -> None:
 def test_token_signs_with_the_first_of_several_secrets(tmp_path: Path) -> None:
     import jwt
 
-    env = _clean_env(EDM_JWT_SECRET=f"{NEW_SECRET}, {OLD_SECRET}")
+    env = clean_env(EDM_JWT_SECRET=f"{NEW_SECRET}, {OLD_SECRET}")
     result = _edm("token", "--tenant", "t", "--sub", "s", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert jwt.decode(result.stdout.strip(), NEW_SECRET, algorithms=["HS256"])["tenant_id"] == "t"
@@ -108,7 +74,7 @@ def test_token_signs_with_the_first_of_several_secrets(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("data_dir", [None, "elsewhere/data"])
 def test_token_without_a_secret_fails_clearly_and_creates_nothing(tmp_path: Path, data_dir: str | None) -> None:
-    env = _clean_env(**({"EDM_DATA_DIR": data_dir} if data_dir else {}))
+    env = clean_env(**({"EDM_DATA_DIR": data_dir} if data_dir else {}))
     result = _edm("token", "--tenant", "t", "--sub", "s", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert result.stdout == ""
@@ -126,20 +92,20 @@ def test_migrate_creates_no_secret(tmp_path: Path) -> None:
 
 
 def test_short_secret_refuses_to_start(tmp_path: Path) -> None:
-    result = _edm("serve", "--port", str(_free_port()), cwd=tmp_path, env=_clean_env(EDM_JWT_SECRET="too-short"))
+    result = _edm("serve", "--port", str(free_port()), cwd=tmp_path, env=clean_env(EDM_JWT_SECRET="too-short"))
     assert result.returncode == 2
     assert "at least 32 bytes" in result.stderr
 
 
 def test_migrate_on_postgresql_is_repeatable(tmp_path: Path, postgres_url: str) -> None:
-    env = _clean_env(EDM_DATABASE_URL=postgres_url)
+    env = clean_env(EDM_DATABASE_URL=postgres_url)
     for _ in range(2):
         result = _edm("migrate", cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
-    result = _edm("migrate", cwd=tmp_path, env=_clean_env(EDM_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x"))
+    result = _edm("migrate", cwd=tmp_path, env=clean_env(EDM_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x"))
     assert result.returncode == 1
     first, second = result.stderr.splitlines()[:2]
     assert first == "edm: database postgresql://postgres@127.0.0.1:1/x"
@@ -177,9 +143,9 @@ def test_migrate_names_the_database_and_the_revisions_it_applied(tmp_path: Path)
 
 
 def test_serve_says_where_the_data_and_the_docs_are(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
-        [EDM, "serve", "--port", str(port)], cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [EDM, "serve", "--port", str(port)], cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         deadline = time.monotonic() + 30

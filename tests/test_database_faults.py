@@ -204,13 +204,13 @@ def test_one_tenant_stuck_in_the_database_leaves_connections_for_the_others(
 
 @pytest.mark.postgres
 def test_serve_starts_with_the_database_down_and_migrates_once_it_answers(tmp_path: Path) -> None:
-    from tests.test_cli import EDM, _clean_env, _free_port
+    from tests.processes import EDM, clean_env, free_port
 
     with scratch_postgres_database() as fresh_url:  # nothing migrated yet
         fresh = sa.make_url(fresh_url)
-        db_port, port = _free_port(), _free_port()
+        db_port, port = free_port(), free_port()
         through_proxy = fresh.set(host="127.0.0.1", port=db_port).render_as_string(hide_password=False)
-        env = _clean_env(EDM_DATA_DIR=str(tmp_path), EDM_DATABASE_URL=through_proxy)
+        env = clean_env(EDM_DATA_DIR=str(tmp_path), EDM_DATABASE_URL=through_proxy)
         process = subprocess.Popen([EDM, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ACCOUNTS, SECRET, Api, make_token
-from tests.test_cli import EDM, _clean_env, _free_port
+from tests.processes import EDM, clean_env, free_port
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -43,8 +43,8 @@ def test_metrics_count_requests_by_route_method_and_status(api: Api) -> None:
 
 
 def test_two_workers_report_together_and_logs_are_json_without_secrets(tmp_path: Path) -> None:
-    port = _free_port()
-    env = _clean_env(EDM_JWT_SECRET=SECRET, EDM_DATA_DIR=str(tmp_path / "data"))
+    port = free_port()
+    env = clean_env(EDM_JWT_SECRET=SECRET, EDM_DATA_DIR=str(tmp_path / "data"))
     log_file = (tmp_path / "stderr.log").open("w")
     process = subprocess.Popen([EDM, "serve", "--port", str(port), "--workers", "2"], cwd=tmp_path, env=env, stderr=log_file)
     base = f"http://127.0.0.1:{port}"

@@ -18,24 +18,21 @@ tour left behind through the API and checks they are what the tour says.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.processes import EDM, clean_env, edm_serve
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 README_URL = "http://127.0.0.1:8000"
 SKIP_MARK = "<!-- test_readme: not run"
 VENV = Path(sys.executable).parent.parent
-EDM = Path(sys.executable).parent / "edm"
 ACCOUNTS = "/api/v1/crm/accounts"
 
 _BLOCK = re.compile(
@@ -68,44 +65,18 @@ def tour_script(text: str, url: str) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("EDM_")}
+def _run_tour(script: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", script], check=False, cwd=workdir, env=clean_env(), capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``edm serve`` as the README starts it, in an empty directory."""
     (tmp_path / ".venv").symlink_to(VENV, target_is_directory=True)
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(EDM), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            assert process.poll() is None, (
-                process.stdout.read().decode() if process.stdout else ""
-            )
-            assert time.monotonic() < deadline, "edm serve did not become ready"
-            time.sleep(0.1)
+    with edm_serve(EDM, cwd=tmp_path) as (url, _):
         yield url, tmp_path
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_the_readme_has_a_tour_in_both_languages() -> None:
@@ -118,15 +89,7 @@ def test_the_readme_has_a_tour_in_both_languages() -> None:
 def test_the_readme_tour_runs_verbatim(served: tuple[str, Path]) -> None:
     url, workdir = served
     script = tour_script(README.read_text(), url)
-    result = subprocess.run(
-        ["bash", "-c", script],
-        check=False,
-        cwd=workdir,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_tour(script, workdir)
     output = result.stdout
     assert result.returncode == 0, (
         f"a README example failed:\n{output[-4000:]}\n{result.stderr[-4000:]}"
@@ -138,7 +101,7 @@ def test_the_readme_tour_runs_verbatim(served: tuple[str, Path]) -> None:
     token = subprocess.run(
         [str(EDM), "token", "--tenant", "acme", "--sub", "usr-1"],
         cwd=workdir,
-        env=_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -187,13 +150,5 @@ def test_a_broken_example_fails_the_tour(served: tuple[str, Path]) -> None:
     url, workdir = served
     broken = README.read_text().replace("| field id)", "| field identifier)", 1)
     assert broken != README.read_text()
-    result = subprocess.run(
-        ["bash", "-c", tour_script(broken, url)],
-        check=False,
-        cwd=workdir,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_tour(tour_script(broken, url), workdir)
     assert result.returncode != 0 and "### python" not in result.stdout

@@ -35,6 +35,7 @@ from tests.conftest import (
     base_settings,
     make_token,
 )
+from tests.processes import free_port
 
 MIB = 1024 * 1024
 HEAD_LIMIT = 64 * 1024
@@ -104,12 +105,6 @@ def request_head(method: str, path: str, *headers: str) -> bytes:
 # --------------------------------------------------------------------------- edm serve
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Served:
     process: subprocess.Popen[bytes]
@@ -134,7 +129,7 @@ class Served:
 @contextlib.contextmanager
 def edm_serve(workdir: Path, database_url: str, workers: int = 1) -> Iterator[Served]:
     """``edm serve`` in a subprocess running this source, ready when it yields."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDM_")}
     env.update(
         EDM_DATA_DIR=str(workdir / ".edm"),

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests import services
-from tests.test_cli import _free_port
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pytest(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    closed = f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres"
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     environment = {**os.environ, "EDM_TEST_DATABASE_URL": closed, "EDM_TEST_REQUIRE": "", **env}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/kit/test_pg.py", *args]
     return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False)

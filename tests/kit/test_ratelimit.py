@@ -41,6 +41,7 @@ from tests.conftest import (
     base_settings,
     make_token,
 )
+from tests.processes import free_port
 
 MISSING = ACCOUNTS + "/acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 LIMIT = re.compile(r'"(tenant|app|address)";r=([0-9]+);t=([0-9]+)')
@@ -133,7 +134,7 @@ class PrivateRedis:
         assert server, (
             "the rate-limit tests need redis-server (Debian: apt-get install redis-server)"
         )
-        self.port, self.tls_port = _free_port(), _free_port()
+        self.port, self.tls_port = free_port(), free_port()
         self.socket = directory / "redis.sock"
         self.certificate, key = directory / "cert.pem", directory / "key.pem"
         subprocess.run(
@@ -177,12 +178,6 @@ class PrivateRedis:
             return [key.decode() for key in client.scan_iter()]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path_factory.mktemp("redis"))
@@ -193,7 +188,7 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateR
 
 @pytest.fixture
 def closed_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 # --------------------------------------------------------------------------- settings

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import ACCOUNTS, SECRET, make_token
-from tests.test_cli import _free_port
+from tests.processes import free_port
 
 EDM = str(Path(sys.executable).parent / "edm")
 
@@ -27,7 +27,7 @@ EDM = str(Path(sys.executable).parent / "edm")
 def two_workers(database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     processes, urls = [], {}
     for backend, database_url in database_urls.items():
-        port = _free_port()
+        port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("EDM_")},
             "EDM_DATABASE_URL": database_url,
