@@ -10,12 +10,12 @@ in plain code with the same error shape.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
-from pydantic_core import ErrorDetails
 
 from edm.crm.engine import formats
 from edm.crm.engine.fields import (
@@ -120,7 +120,7 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _message(error: ErrorDetails) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return "is required"
     if error["type"] == "extra_forbidden":
