@@ -31,13 +31,14 @@ __all__ = ["ChangeLog", "EventPage", "parse_instant"]
 
 _E = record_events.c
 # Below the oldest transaction still running: every event there is committed or never will be.
+# (The transaction id goes out as text, under another name: ORDER BY must not sort that text.)
 _PG_FEED = """
-SELECT txid::text AS txid, seq, id, type, record_id, version, at, by, data
+SELECT txid::text AS position, seq, id, type, record_id, version, at, by, data
 FROM record_events
 WHERE tenant_id = :tenant_id AND resource = :resource {app}
   AND txid < pg_snapshot_xmin(pg_current_snapshot())
   AND (txid, seq) > (CAST(CAST(:after_txid AS text) AS xid8), :after_seq)
-ORDER BY txid, seq
+ORDER BY record_events.txid, record_events.seq
 LIMIT :limit
 """
 
@@ -164,7 +165,7 @@ class ChangeLog:
         rows = rows[:limit]
         if rows:
             last = rows[-1]
-            position = [last["txid"], last["seq"]] if postgres else [last["seq"]]
+            position = [last["position"], last["seq"]] if postgres else [last["seq"]]
         items = [
             {
                 "id": row["id"],
