@@ -173,7 +173,8 @@ class ResourceSpec:
     @property
     def change_models(self) -> list[str]:
         """The models of the history and feed operations the resource has."""
-        return [self.history_model] * ("history" in self.operations) + [self.event_model] * ("events" in self.operations)
+        ops = self.operations
+        return [name for op, name in (("history", self.history_model), ("events", self.event_model)) if op in ops]
 
     @property
     def sync_class(self) -> str:
@@ -554,15 +555,17 @@ def render_types(resource: ResourceSpec) -> str:
     doc += f"; {code_list(literals)} the ``Literal`` types of arguments" if literals else ""
     if resource.change_models:
         doc += f"; {code_list(resource.change_models)} what ``history`` and ``events`` yield"
-    doc, details = doc.split("\n\n", 1)
-    return module(f"{doc}\n\n{fill(details + '.')}", imports, [resource.model, *resource.change_models, *literals], blocks)
+    summary, details = doc.split("\n\n", 1)
+    names = [resource.model, *resource.change_models, *literals]
+    return module(f"{summary}\n\n{fill(details + '.')}", imports, names, blocks)
 
 
 def _attributes(rows: Sequence[tuple[str, str, str]]) -> list[str]:
     """``name: annotation = Field(description=…)`` lines; an ``Optional`` annotation defaults to ``None``."""
     lines: list[str] = []
     for name, annotation, description in rows:
-        items = (["default=None"] if annotation.startswith("Optional[") else []) + [f"description={py_str(description)}"]
+        default = ["default=None"] if annotation.startswith("Optional[") else []
+        items = [*default, f"description={py_str(description)}"]
         lines += bracketed(f"{name}: {annotation} = Field(", items, "    ")
     return lines
 
@@ -586,10 +589,8 @@ def _history_model(resource: ResourceSpec, imports: Imports) -> list[str]:
 def _event_model(resource: ResourceSpec, imports: Imports) -> list[str]:
     imports.add("edm.sdk._models", "UTCDateTime")
     obj, types = resource.object, resource.changes["event_types"]
-    doc = (
-        f"A change to {article(obj)}, as the change feed (``{resource.sdk}.events``) yields it.\n\n"
-        + fill(f"``data`` is the {obj} after the change (``None`` for a purge, and for every event of a purged {obj}).")
-    )
+    data = f"``data`` is the {obj} after the change (``None`` for a purge, and for every event of a purged {obj})."
+    doc = f"A change to {article(obj)}, as the change feed (``{resource.sdk}.events``) yields it.\n\n" + fill(data)
     rows = [
         ("id", "str", "The event's id (``evt_…``), the same in webhooks and NATS messages."),
         ("type", "str", f"What happened. One of: {', '.join(types)}."),

@@ -65,7 +65,7 @@ def get_query(*, include_deleted: bool = False, as_of: DateTimeInput | None = No
         query["include_deleted"] = "true"
     if as_of is not None:
         if isinstance(as_of, datetime) and as_of.tzinfo is None:
-            raise ValueError(f"as_of {as_of.isoformat()} has no timezone; pass an aware datetime (e.g. tzinfo=timezone.utc)")
+            raise ValueError(f"as_of {as_of.isoformat()} has no timezone; pass an aware datetime (tzinfo=timezone.utc)")
         if not isinstance(as_of, (datetime, str)) or not as_of:
             raise ValueError(f"as_of must be an aware datetime or an RFC 3339 string, not {as_of!r}")
         query["as_of"] = encode_value(as_of)
