@@ -6,7 +6,7 @@ acked (docs/nats.md).  Not a tenant table: only the publisher, which runs as
 the owner across tenants, reads and writes it, so the app role gets nothing.
 
 Revision ID: 2026_11_28_0900
-Revises: 2026_11_27_1620
+Revises: 2026_11_27_1700
 Create Date: 2026-11-28 09:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "2026_11_28_0900"
-down_revision = "2026_11_27_1620"
+down_revision = "2026_11_27_1700"
 branch_labels = None
 depends_on = None
 
