@@ -87,7 +87,8 @@ def _probe_nats() -> str | None:
 
     async def account_info() -> None:
         client = await nats.connect(
-            nats_url(), connect_timeout=PROBE_TIMEOUT_S, allow_reconnect=False, max_reconnect_attempts=0
+            nats_url(), connect_timeout=PROBE_TIMEOUT_S, allow_reconnect=False, max_reconnect_attempts=1,
+            error_cb=_ignore,
         )
         try:
             await client.jetstream().account_info()  # answers only when JetStream is enabled
@@ -103,6 +104,10 @@ def _probe_nats() -> str | None:
     except (OSError, TimeoutError, nats.errors.Error) as error:
         return f"unreachable or without JetStream ({_failure(error)})"
     return None
+
+
+async def _ignore(error: Exception) -> None:
+    """nats-py prints connection errors unless given a callback; the probe reports its own."""
 
 
 def chromium_path() -> str | None:

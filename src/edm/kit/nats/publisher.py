@@ -185,7 +185,9 @@ class NatsPublisher:
             self.servers,
             connect_timeout=CONNECT_TIMEOUT_S,
             allow_reconnect=False,
-            max_reconnect_attempts=0,
+            # nats-py reads 0 as "forever": 1 tries each server twice, then raises NoServersError.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.2,
             error_cb=_quiet,
             name="edm-publisher",
         )
