@@ -1,7 +1,7 @@
 """The outside services some tests need, and what happens when one is missing.
 
 Each service has a pytest marker (``postgres``, ``redis``, ``redis_server``,
-``chromium``).  Before the first test runs, the services the selected tests
+``chromium``, ``nats``).  Before the first test runs, the services the selected tests
 need are probed once.  A missing service skips its tests with one reason, the
 same for every test, so ``-ra`` prints it on one line with the count.  Naming
 the service in ``EDM_TEST_REQUIRE`` (comma-separated, or ``all``; CI sets
@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DEFAULT_NATS = "nats://127.0.0.1:4222"
 PROBE_TIMEOUT_S = 3
 
 
@@ -33,6 +34,11 @@ def pg_admin_url() -> str:
 
 def redis_url() -> str:
     return os.environ.get("EDM_TEST_REDIS_URL") or DEFAULT_REDIS
+
+
+def nats_url() -> str:
+    """A NATS server with JetStream; tests make uniquely named streams on it and delete them."""
+    return os.environ.get("EDM_TEST_NATS_URL") or DEFAULT_NATS
 
 
 def _failure(error: BaseException) -> str:
@@ -73,6 +79,35 @@ def _probe_redis() -> str | None:
     except (OSError, redis.RedisError) as error:
         return f"unreachable ({_failure(error)})"
     return None
+
+
+def _probe_nats() -> str | None:
+    import nats
+    import nats.errors
+
+    async def account_info() -> None:
+        client = await nats.connect(
+            nats_url(), connect_timeout=PROBE_TIMEOUT_S, allow_reconnect=False, max_reconnect_attempts=1,
+            error_cb=_ignore,
+        )
+        try:
+            await client.jetstream().account_info()  # answers only when JetStream is enabled
+        finally:
+            await client.close()
+
+    async def quietly() -> None:
+        async with asyncio.timeout(PROBE_TIMEOUT_S * 2):
+            await account_info()
+
+    try:
+        asyncio.run(quietly())
+    except (OSError, TimeoutError, nats.errors.Error) as error:
+        return f"unreachable or without JetStream ({_failure(error)})"
+    return None
+
+
+async def _ignore(error: Exception) -> None:
+    """nats-py prints connection errors unless given a callback; the probe reports its own."""
 
 
 def chromium_path() -> str | None:
@@ -129,7 +164,13 @@ REDIS_SERVER = Service(
 CHROMIUM = Service(
     "chromium", lambda: "chromium", _probe_program(chromium_path), "install it (Debian: apt-get install chromium)"
 )
-SERVICES = {service.marker: service for service in (POSTGRES, REDIS, REDIS_SERVER, CHROMIUM)}
+NATS = Service(
+    "nats",
+    lambda: f"NATS at {nats_url()}",
+    _probe_nats,
+    "start it with JetStream (nats-server -js) or point EDM_TEST_NATS_URL at one",
+)
+SERVICES = {service.marker: service for service in (POSTGRES, REDIS, REDIS_SERVER, CHROMIUM, NATS)}
 
 
 def required() -> set[str]:

@@ -105,7 +105,9 @@ def test_the_check_sees_a_back_arrow() -> None:
 # --------------------------------------------------------------------------- the client-only install
 
 CLIENT_FLOORS = {"", "sdk", "__main__"}  # the package root, the SDK, the `edm` entry point
-MODULE_OF_DISTRIBUTION = {"pyjwt": "jwt", "python-ulid": "ulid", "prometheus-client": "prometheus_client"}
+MODULE_OF_DISTRIBUTION = {
+    "pyjwt": "jwt", "python-ulid": "ulid", "prometheus-client": "prometheus_client", "nats-py": "nats",
+}  # fmt: skip
 
 
 def _distribution_modules(requirements: list[str]) -> set[str]:

@@ -48,7 +48,7 @@ def test_required_postgresql_that_is_missing_fails_the_run_at_once() -> None:
 def test_a_misspelt_service_is_an_error_not_a_silent_skip() -> None:
     run = _pytest(EDM_TEST_REQUIRE="postgresql")
     assert run.returncode != 0
-    assert "EDM_TEST_REQUIRE names postgresql; known: all, postgres, redis, redis_server, chromium" in run.stderr
+    assert "EDM_TEST_REQUIRE names postgresql; known: all, postgres, redis, redis_server, chromium, nats" in run.stderr
 
 
 def test_not_postgres_selects_the_sqlite_tests_without_touching_postgresql() -> None:

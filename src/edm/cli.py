@@ -1,7 +1,8 @@
-"""The ``edm`` command: ``serve``, ``migrate`` and ``token``."""
+"""The ``edm`` command: ``serve``, ``migrate``, ``token`` and ``events tail``."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -182,6 +183,50 @@ def _no_secret_message(settings: Settings) -> str:
     if settings.jwks_url or settings.jwks_file:
         message += "\nA server with only a JWKS takes tokens from its identity provider, not from edm token."
     return message
+
+
+events_app = typer.Typer(no_args_is_help=True, help="Follow the change feed.")
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("tail")
+def events_tail(
+    resource: str = typer.Option("accounts", help="The resource whose feed to follow."),
+    url: str = typer.Option(None, "--url", envvar="EDM_BASE_URL", help="The API's base URL (EDM_BASE_URL)."),
+    token: str = typer.Option(None, "--token", envvar="EDM_TOKEN", help="A bearer token (EDM_TOKEN)."),
+    after: str | None = typer.Option(None, "--after", help="Resume after this cursor (default: the first event)."),
+    interval: float = typer.Option(1.0, min=0.05, help="Seconds between polls once caught up."),
+) -> None:
+    """Print the feed's events, one JSON line each, and keep following until Ctrl-C (docs/nats.md)."""
+    import httpx
+
+    if not url or not token:
+        _fail("edm events tail needs --url and --token (or EDM_BASE_URL and EDM_TOKEN)")
+    path = f"/api/v1/crm/{resource}/events"
+    wait = interval
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        try:
+            while True:
+                try:
+                    response = http.get(path, params={"after": after} if after else {})
+                except httpx.TransportError as exc:
+                    typer.echo(f"edm: {url} did not answer ({type(exc).__name__}); retrying in {wait:.0f} s", err=True)
+                    time.sleep(wait)
+                    wait = min(wait * 2, 30)
+                    continue
+                if response.status_code >= 400:
+                    _fail(f"GET {path} answered {response.status_code}: {response.text[:300]}")
+                wait = interval
+                page = response.json()
+                for event in page["data"]:
+                    sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
+                sys.stdout.flush()
+                after = page.get("next_cursor") or after
+                if not page["data"]:
+                    time.sleep(interval)
+        except KeyboardInterrupt:
+            if after:
+                typer.echo(f"edm: stopped; resume with --after {after}", err=True)
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ CURSOR_SECRET_FILE = "cursor-secret"
 DEFAULT_DB_APP_ROLE = "edm_app"
 # A plain identifier, so that it reads the same quoted or not (PostgreSQL's limit is 63 bytes).
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# A JetStream stream name, and a subject token, that need no escaping anywhere.
+_NATS_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class SettingsError(ValueError):
@@ -85,6 +87,10 @@ class Settings:
     redis_timeout_ms: int = 100
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 200
+    # Events are published to NATS JetStream when set (docs/nats.md).
+    nats_url: str | None = None
+    nats_stream: str = "EDM"
+    nats_subject_prefix: str = "edm"
 
     @property
     def sqlite_path(self) -> Path:
@@ -194,6 +200,17 @@ class Settings:
             raise SettingsError("EDM_RATE_LIMIT_BURST must be at least 1")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("EDM_REDIS_URL must be redis://…, rediss://… or unix://…")
+        self.validate_nats()
+
+    def validate_nats(self) -> None:
+        if self.nats_url and not all(
+            url.strip().startswith(("nats://", "tls://", "ws://", "wss://")) for url in self.nats_url.split(",")
+        ):
+            raise SettingsError("EDM_NATS_URL must be nats://host:port (or tls://, ws://, wss://), several with commas")
+        if not _NATS_NAME.fullmatch(self.nats_stream):
+            raise SettingsError("EDM_NATS_STREAM must be letters, digits, - and _ (at most 32)")
+        if not _NATS_NAME.fullmatch(self.nats_subject_prefix):
+            raise SettingsError("EDM_NATS_SUBJECT_PREFIX must be letters, digits, - and _ (at most 32)")
 
 
 def database_url_for_driver(url: str) -> str:
@@ -239,6 +256,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             redis_timeout_ms=int(get("EDM_REDIS_TIMEOUT_MS") or 100),
             rate_limit_per_s=float(get("EDM_RATE_LIMIT_PER_S") or 100),
             rate_limit_burst=int(get("EDM_RATE_LIMIT_BURST") or 200),
+            nats_url=get("EDM_NATS_URL") or None,
+            nats_stream=get("EDM_NATS_STREAM") or "EDM",
+            nats_subject_prefix=get("EDM_NATS_SUBJECT_PREFIX") or "edm",
         )
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

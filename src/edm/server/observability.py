@@ -8,6 +8,10 @@
 * ``edm_rate_limited_total{policy}``: requests refused with 429, by policy
   (``tenant``, ``app``, ``address``); ``edm_rate_limit_fallbacks_total``:
   requests decided in process because Redis did not answer.
+* ``edm_nats_publish_lag_seconds``: age of the oldest change event not yet
+  acked by NATS JetStream (0 when caught up; grows during a NATS outage);
+  ``edm_nats_published_total`` and ``edm_nats_publish_failures_total{error}``
+  (docs/nats.md).
 * With several worker processes (``edm serve --workers N``) the workers share
   ``PROMETHEUS_MULTIPROC_DIR`` (set by the CLI), so any worker's ``/metrics``
   answers for all of them.
@@ -31,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from edm.kit.db import Database
+from edm.kit.nats.publisher import Progress
 
 __all__ = [
     "configure_logging",
@@ -40,6 +45,7 @@ __all__ = [
     "log",
     "count_rate_limited",
     "count_rate_limit_fallback",
+    "observe_nats_progress",
 ]
 
 _MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -60,6 +66,16 @@ POOL = Gauge(
 RATE_LIMITED = Counter("edm_rate_limited_total", "Requests refused with 429 by the rate limit.", ["policy"])
 RATE_LIMIT_FALLBACKS = Counter(
     "edm_rate_limit_fallbacks_total", "Requests rate-limited in process because Redis did not answer."
+)
+
+NATS_LAG = Gauge(
+    "edm_nats_publish_lag_seconds",
+    "Age of the oldest change event not yet published to NATS JetStream (0: caught up).",
+    multiprocess_mode="max" if _MULTIPROCESS else "all",
+)
+NATS_PUBLISHED = Counter("edm_nats_published_total", "Change events acked by NATS JetStream (repeats included).")
+NATS_FAILURES = Counter(
+    "edm_nats_publish_failures_total", "Rounds of NATS publishing that failed and were retried, by error.", ["error"]
 )
 
 log = structlog.get_logger("edm")
@@ -124,6 +140,15 @@ def count_rate_limited(policy: str) -> None:
 
 def count_rate_limit_fallback() -> None:
     RATE_LIMIT_FALLBACKS.inc()
+
+
+def observe_nats_progress(progress: Progress) -> None:
+    """The NATS publisher's report after each round (``edm.kit.nats.NatsPublisher``)."""
+    NATS_LAG.set(progress.lag_seconds)
+    if progress.published:
+        NATS_PUBLISHED.inc(progress.published)
+    if progress.error:
+        NATS_FAILURES.labels(progress.error).inc()
 
 
 async def watch_pool(db: Database, every_seconds: float = 1.0) -> None:
