@@ -10,6 +10,7 @@ import pytest
 from edm.kit.nats import NatsPublisher
 from edm.kit.settings import Settings
 from tests.conftest import ACCOUNTS, Started, base_settings, make_token
+from tests.feed import settled
 from tests.nats.conftest import drain, stream_messages
 
 pytestmark = pytest.mark.nats
@@ -26,7 +27,7 @@ def test_api_writes_are_published_as_the_feed_shows_them(
         created = http.post(ACCOUNTS, json={"name": "Acme"}).json()
         assert http.patch(f"{ACCOUNTS}/{created['id']}", json={"name": "Acme 2"}).status_code == 200
         assert http.delete(f"{ACCOUNTS}/{created['id']}").status_code in (200, 204)
-        feed = http.get(f"{ACCOUNTS}/events").json()["data"]
+        feed = settled(lambda: http.get(f"{ACCOUNTS}/events").json()["data"], lambda data: len(data) >= 3)
 
     async def publish() -> list[tuple[str, dict[str, object]]]:
         publisher = NatsPublisher(stream_settings)

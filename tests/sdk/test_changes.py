@@ -11,6 +11,7 @@ import pytest
 import edm
 from edm.sdk.pagination import AsyncEventStream, EventPage, EventStream
 from edm.sdk.types import AccountEvent, AccountHistoryEntry
+from tests.feed import settled
 from tests.sdk.conftest import run
 
 
@@ -41,9 +42,13 @@ def test_history_walks_every_version_newest_first_and_as_of_reads_the_past(clien
 def test_events_read_to_the_end_then_resume_from_the_cursor(client: edm.Client) -> None:
     accounts = client.customer.accounts
     made = [accounts.create(name=f"e{n}") for n in range(3)]
-    events = accounts.events(limit=2)
-    assert isinstance(events, EventStream) and events.cursor is None
-    seen = list(events)
+    assert isinstance(accounts.events(limit=2), EventStream) and accounts.events(limit=2).cursor is None
+
+    def read_all() -> tuple[EventStream[AccountEvent], list[AccountEvent]]:
+        stream = accounts.events(limit=2)
+        return stream, list(stream)
+
+    events, seen = settled(read_all, lambda read: len(read[1]) >= len(made))
     assert all(isinstance(event, AccountEvent) for event in seen)
     assert [(e.type, e.account_id, e.version) for e in seen] == [("account.created", a.id, 1) for a in made]
     assert seen[0].data is not None and seen[0].data.name == "e0" and seen[0].id.startswith("evt_")
@@ -51,8 +56,13 @@ def test_events_read_to_the_end_then_resume_from_the_cursor(client: edm.Client) 
     assert saved
     assert list(accounts.events(after=saved)) == []
     accounts.delete(made[1].id)
-    after = accounts.events(after=saved)
-    assert [(e.type, e.account_id, e.version) for e in after] == [("account.deleted", made[1].id, 2)]
+
+    def read_after() -> tuple[EventStream[AccountEvent], list[AccountEvent]]:
+        stream = accounts.events(after=saved)
+        return stream, list(stream)
+
+    after, deleted = settled(read_after, lambda read: bool(read[1]))
+    assert [(e.type, e.account_id, e.version) for e in deleted] == [("account.deleted", made[1].id, 2)]
     assert after.cursor != saved and list(accounts.events(after=after.cursor)) == []
     with pytest.raises(edm.BadRequestError) as bad:
         list(accounts.events(after=saved + "x"))
