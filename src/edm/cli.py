@@ -1,4 +1,4 @@
-"""The ``edm`` command: ``serve``, ``migrate`` and ``token``."""
+"""The ``edm`` command: ``serve``, ``worker``, ``migrate`` and ``token``."""
 
 from __future__ import annotations
 
@@ -82,6 +82,34 @@ def serve(
             "edm.server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=settings.log_level
         )
     )
+
+
+@app.command()
+def worker(
+    database_url: str | None = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
+) -> None:
+    """Deliver webhooks: fan change events out to endpoints and send them (SIGTERM/Ctrl-C: stop)."""
+    import asyncio
+
+    from edm.crm.webhooks.worker import WebhookWorker
+    from edm.server.observability import configure_logging
+
+    if database_url:
+        os.environ["EDM_DATABASE_URL"] = database_url
+    try:
+        settings = load_settings()
+        settings.validate_database()
+    except SettingsError as exc:
+        _fail(str(exc))
+    configure_logging(settings.log_level)
+    typer.echo(f"edm: webhook worker on database {_shown_database(settings)}", err=True)
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C; leases cover sends cut short
+    try:
+        asyncio.run(WebhookWorker(settings).run())
+    except KeyboardInterrupt:
+        pass
 
 
 def _check_host(host: str) -> None:

@@ -20,6 +20,7 @@ from starlette.datastructures import State
 
 from edm.crm.manifest import build_manifest
 from edm.crm.registry import REGISTRY, Registry
+from edm.crm.webhooks.worker import WebhookWorker
 from edm.kit.auth import TokenVerifier
 from edm.kit.cursor import CursorSigner
 from edm.kit.db import Database
@@ -158,6 +159,9 @@ class EDMApp:
             asyncio.create_task(watch_pool(self.state.db)),
             asyncio.create_task(self.state.verifier.keep_keys_fresh()),
         ]
+        if self.settings.webhooks_worker_in_serve:
+            # deliveries leave from this process too (docs/webhooks.md), never from a request
+            self._background.append(asyncio.create_task(WebhookWorker(self.settings).run()))
         if self.settings.migrate_on_start:
             self.state.db.unavailable = "the database is not reachable yet, or its schema is being brought up to date"
             self._background.append(asyncio.create_task(_migrate_when_reachable(self.state.db, self.settings)))
@@ -165,6 +169,7 @@ class EDMApp:
     async def _stop(self) -> None:
         for task in self._background:
             task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.state.db.dispose()
         await self.rate_limiter.close()
 

@@ -54,6 +54,13 @@ async def _events_after(conn: Connection, dialect: str, txid: str, seq: int, lim
 
 async def fan_out(db: Database, *, limit: int = 500) -> int:
     """Fan out the next ``limit`` events at most; how many were read."""
+    if db.dialect == "sqlite":
+        # A write transaction takes SQLite's one write lock: look first, without it.
+        async with db.read(None) as conn:
+            (seq,) = (await conn.execute(sa.select(position.c.seq))).one()
+            newer = sa.select(record_events.c.seq).where(record_events.c.seq > seq).limit(1)
+            if (await conn.execute(newer)).first() is None:
+                return 0
     async with db.write(None) as conn:
         where_position = position.c.name == "fanout"
         statement = sa.select(position.c.txid, position.c.seq).where(where_position)

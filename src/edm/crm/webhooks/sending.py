@@ -68,7 +68,7 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Mappin
         deliveries.c.next_attempt_at <= now,
         sa.or_(deliveries.c.leased_until.is_(None), deliveries.c.leased_until < now),
     ]
-    async with db.write(None) as conn:
+    async with db.read(None) as conn:
         candidates = (
             await conn.execute(
                 sa.select(deliveries.c.tenant_id, deliveries.c.id, deliveries.c.endpoint_id)
@@ -89,8 +89,9 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Mappin
             if taken.get(row["endpoint_id"], 0) < PER_ENDPOINT:
                 taken[row["endpoint_id"]] = taken.get(row["endpoint_id"], 0) + 1
                 chosen.append((row["tenant_id"], row["id"]))
-        if not chosen:
-            return []
+    if not chosen:
+        return []
+    async with db.write(None) as conn:
         key = sa.tuple_(deliveries.c.tenant_id, deliveries.c.id)
         locked = sa.select(deliveries.c.tenant_id, deliveries.c.id).where(key.in_(chosen), *claimable)
         if db.dialect == "postgresql":
