@@ -139,10 +139,12 @@ class Database:
                 yield conn
 
     @asynccontextmanager
-    async def write(self, tenant: str | None = None) -> AsyncIterator[Connection]:
-        """A transaction on ``tenant``'s rows (None: on nobody's)."""
+    async def write(self, tenant: str | None = None, *, lock: str | None = None) -> AsyncIterator[Connection]:
+        """A transaction on ``tenant``'s rows (None: on nobody's); on PostgreSQL
+        it first takes the advisory lock ``lock`` names, if any (SQLite's
+        write transactions run one at a time anyway)."""
         if self.engine is None:
-            async with self._pg(tenant) as raw, tenant_transaction(raw, tenant):
+            async with self._pg(tenant) as raw, tenant_transaction(raw, tenant, lock):
                 yield PgConnection(raw, self._statements)
         else:
             async with self._sqlite_share(tenant), self._writer.begin() as conn:

@@ -258,14 +258,20 @@ class TenantSession(asyncpg.Connection):  # type: ignore[misc]
 
 
 @asynccontextmanager
-async def tenant_transaction(raw: asyncpg.Connection, tenant: str | None) -> AsyncIterator[None]:
+async def tenant_transaction(raw: asyncpg.Connection, tenant: str | None, lock: str | None = None) -> AsyncIterator[None]:
     """A transaction bound to ``tenant`` (None: to no tenant), at no round trip more than BEGIN.
 
     BEGIN and a transaction-local ``set_config`` go as one simple query (which
     takes no parameters, hence the literal).  The local value overrides the
     session's for this transaction only and is gone at COMMIT or ROLLBACK.
+    ``lock`` names a transaction-scoped advisory lock taken in the same
+    message, before any write (the record engine's per-record lock: a writer
+    gets its transaction id only once it holds it).
     """
-    await raw.execute(f"BEGIN; SELECT set_config('{TENANT_SETTING}', {_text_literal(tenant or '')}, true)")
+    begin = f"BEGIN; SELECT set_config('{TENANT_SETTING}', {_text_literal(tenant or '')}, true)"
+    if lock is not None:
+        begin += f"; SELECT pg_advisory_xact_lock(hashtextextended({_text_literal(lock)}, 0))"
+    await raw.execute(begin)
     try:
         yield
     except asyncio.CancelledError:

@@ -6,7 +6,8 @@
 * Re-parenting is serialized per tenant (a PostgreSQL advisory lock; SQLite
   writes are serial anyway), so two concurrent moves cannot form a cycle.
 * ``filter[parent_account_id][under]=ID`` matches every descendant of ID.
-* Purging an account clears ``parent_account_id`` on its children (a write to each).
+* Purging an account clears ``parent_account_id`` on its children (a write to each,
+  with its change event; the children are locked before the purge's first write).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from edm.crm.engine.events import lock_records
 from edm.crm.engine.fields import Field
 from edm.crm.engine.list_sql import ListSQL
 from edm.crm.engine.listing import Filter
@@ -29,7 +31,6 @@ __all__ = ["Hierarchy"]
 
 PARENT = "parent_account_id"
 _MAX_DEPTH = 10_000
-_ONE = sa.literal_column("1", sa.BigInteger())
 
 
 class Hierarchy(Hooks):
@@ -66,21 +67,18 @@ class Hierarchy(Hooks):
                 raise NotFound(f"no {repo.resource.noun} has this id")
             await _check_parent(repo, conn, caller, record_id, values[PARENT])
 
+    async def before_purge(self, repo: Repository, conn: Connection, caller: Caller, record_id: str) -> None:
+        """Hold off new children (``_check_parent``), then lock the children the purge will write."""
+        await lock_records(conn, caller.tenant_id, [record_id], kind="children")
+        await lock_records(conn, caller.tenant_id, await repo.children(conn, caller, PARENT, record_id))
+
     async def after_purge(self, repo: Repository, conn: Connection, caller: Caller, record_id: str, now: datetime) -> None:
-        """Children of a purged account lose the pointer (a write to each, in any app)."""
-        c = repo.table.c
-        await conn.execute(
-            sa.update(repo.table)
-            .where(*repo.scope(caller, tenant_only=True), c[PARENT] == record_id)
-            .values(
-                {
-                    PARENT: None,
-                    "version": c.version + _ONE,
-                    "updated_at": repo.later_of(now, c.updated_at, conn.dialect.name),
-                    "updated_by": caller.sub,
-                }
-            )
-        )
+        """Children of a purged account lose the pointer (a write to each, in any app, with its event)."""
+        for child in await repo.children(conn, caller, PARENT, record_id):
+            await repo.update(
+                conn, caller, child, {PARENT: None},
+                custom_fields_patch=None, allowed_versions=None, now=now, all_apps=True, include_deleted=True,
+            )  # fmt: skip
 
 
 async def _check_parent(repo: Repository, conn: Connection, caller: Caller, account_id: str | None, parent_id: str) -> None:
@@ -91,6 +89,8 @@ async def _check_parent(repo: Repository, conn: Connection, caller: Caller, acco
         raise fail("an account cannot be its own parent")
     if account_id is not None:
         await _lock(conn, caller)
+    # The parent cannot be purged (which writes to its children) before this write commits.
+    await lock_records(conn, caller.tenant_id, [parent_id], kind="children", shared=True)
     if not await repo.exists(conn, caller, parent_id):
         raise fail("no account with this id exists")
     if account_id is not None and account_id in await _ancestors(repo, conn, caller, parent_id):

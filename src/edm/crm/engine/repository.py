@@ -7,6 +7,11 @@ hot statements (get, insert, update, state) name every parameter, so on
 PostgreSQL each shape is compiled once and later calls only pass values
 (``edm.kit.db.fetch_first``); their keys start with the resource's name, so
 two resources never share a compiled statement.
+
+Every write also records its change event (``edm.crm.engine.events``) in the
+same transaction: on PostgreSQL inside the write's own statement (a
+data-modifying CTE that also reads the row as it was, for ``changes``), on
+SQLite with a read before and an INSERT after.
 """
 
 from __future__ import annotations
@@ -15,19 +20,24 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
 
+from edm.crm.engine.events import changes, event_type, record_events
 from edm.crm.engine.list_sql import ListSQL
 from edm.crm.engine.listing import ListQuery
-from edm.crm.engine.render import Renderer
+from edm.crm.engine.render import DOCUMENT, Renderer
 from edm.crm.engine.resource import Resource
 from edm.crm.engine.table import Tables
 from edm.kit.auth import Caller
 from edm.kit.db import Connection, fetch_first
+from edm.kit.ids import new_id
 
 __all__ = ["Repository"]
 
 _ONE = sa.literal_column("1", sa.BigInteger())
+_E = record_events.c
+_NO_DOCUMENT = sa.literal_column("'{}'::jsonb", JSONB)
 
 
 class Repository:
@@ -115,11 +125,97 @@ class Repository:
     def insert_statement(self, values: dict[str, Any], dialect: str) -> sa.Insert:
         """An INSERT of ``values`` (all of the row's columns), one parameter per column, named after it."""
         bound = {name: sa.bindparam(name, value, type_=self._c[name].type) for name, value in values.items()}
-        return sa.insert(self.table).values(bound).returning(*self._returning(dialect))
+        return sa.insert(self.table).values(bound)
 
     async def insert(self, conn: Connection, caller: Caller, values: dict[str, Any]) -> RowMapping:
         row = {**values, "tenant_id": caller.tenant_id, "app_id": caller.app_id}
-        return await fetch_first(conn, (self.name, "insert", *sorted(row)), row, lambda: self.insert_statement(row, conn.dialect.name))
+        if conn.dialect.name == "postgresql":
+            params = {**row, **self._event_params(caller)}
+            build = lambda: self._with_event(self.insert_statement(row, "postgresql"), "create", before=None)  # noqa: E731
+            return await fetch_first(conn, (self.name, "insert", *sorted(row)), params, build)
+        written = (await conn.execute(self.insert_statement(row, "sqlite").returning(*self.columns))).mappings().one()
+        await self._record_sqlite(conn, caller, "create", None, written)
+        return written
+
+    # -- change events -----------------------------------------------------------
+
+    def _event_params(self, caller: Caller) -> dict[str, Any]:
+        return {"event_id": new_id("evt"), "tenant_id": caller.tenant_id, "actor_app_id": caller.app_id, "event_by": caller.sub}
+
+    def _with_event(self, write: Any, op: str, *, before: list[sa.ColumnElement[bool]] | None) -> sa.Select[Any]:
+        """``write`` (an INSERT or UPDATE of one row) and its change event, as one PostgreSQL statement.
+
+        ``before`` selects the row as it was (its document is the "old" side of
+        ``changes``); every CTE of a statement reads the same snapshot, so it
+        sees the row before ``write`` changed it.
+        """
+        c = self._c
+        document = self.render.pg_document()
+        written = write.returning(c.id, c.version, c.custom_fields, c.app_id, c.updated_at, document).cte("written")
+        after = sa.cast(written.c[DOCUMENT], JSONB)
+        source: Any = written
+        old: sa.ColumnElement[Any] = _NO_DOCUMENT
+        if before is not None:
+            prior = sa.select(sa.cast(document.element, JSONB).label("document")).where(*before).cte("prior")
+            source = written.join(prior, sa.true())
+            old = prior.c.document
+        event = sa.insert(record_events).from_select(
+            ["id", "tenant_id", "app_id", "actor_app_id", "resource", "record_id", "version", "type", "at", "by", "changes", "data"],
+            sa.select(
+                sa.bindparam("event_id", type_=sa.Text),
+                sa.bindparam("tenant_id", type_=sa.Text),
+                written.c.app_id,
+                sa.bindparam("actor_app_id", type_=sa.Text),
+                sa.literal_column(f"'{self.name}'", sa.Text),
+                written.c.id,
+                written.c.version,
+                sa.literal_column(f"'{event_type(self.resource.noun, op)}'", sa.Text),
+                written.c.updated_at,
+                sa.bindparam("event_by", type_=sa.Text),
+                sa.func.record_changes(old, after, type_=JSONB),
+                after,
+            ).select_from(source),
+        )
+        return sa.select(written.c.id, written.c.version, written.c.custom_fields, written.c[DOCUMENT]).add_cte(
+            event.cte("event")
+        )
+
+    async def _record_sqlite(
+        self, conn: Connection, caller: Caller, op: str, old: RowMapping | None, written: RowMapping
+    ) -> None:
+        """The change event of a write SQLite has just made (its writes are serial: ``old`` is still current)."""
+        after = self.render.record(written)
+        await conn.execute(
+            sa.insert(record_events).values(
+                id=new_id("evt"),
+                tenant_id=caller.tenant_id,
+                app_id=written["app_id"],
+                actor_app_id=caller.app_id,
+                resource=self.name,
+                record_id=written["id"],
+                version=written["version"],
+                type=event_type(self.resource.noun, op),
+                at=written["updated_at"],
+                by=caller.sub,
+                changes=changes(None if old is None else self.render.record(old), after),
+                data=after,
+            )
+        )
+
+    async def _write_sqlite(
+        self, conn: Connection, caller: Caller, op: str, write: Any, before: list[sa.ColumnElement[bool]]
+    ) -> RowMapping | None:
+        old = (await conn.execute(sa.select(*self.columns).where(*before))).mappings().first()
+        if old is None:
+            return None
+        written = (await conn.execute(write.returning(*self.columns))).mappings().first()
+        if written is not None:
+            await self._record_sqlite(conn, caller, op, old, written)
+        return written
+
+    def _row(self, caller: Caller, record_id: str, *, all_apps: bool = False) -> list[sa.ColumnElement[bool]]:
+        """The record, live or deleted (``all_apps``: in any app of the tenant)."""
+        return [*self.scope(caller, tenant_only=all_apps), self._c.id == sa.bindparam("record_id", record_id)]
 
     def get_statement(
         self, caller: Caller, record_id: str, dialect: str = "postgresql", *, include_deleted: bool = False
@@ -176,6 +272,8 @@ class Repository:
         allowed_versions: frozenset[int] | None,
         now: datetime,
         dialect: str,
+        all_apps: bool = False,
+        include_deleted: bool = False,
     ) -> sa.Update:
         """One UPDATE of ``changes``; each changed column's parameter is ``set_<column>``."""
         values: dict[str, Any] = {
@@ -186,10 +284,12 @@ class Repository:
         values.update(
             version=self._c.version + _ONE,
             updated_at=self.later_of(now, self._c.updated_at, dialect),
-            updated_by=sa.bindparam("updated_by", caller.sub),
+            updated_by=sa.bindparam("event_by", caller.sub),
         )
-        where = [*self._live(caller, record_id), *self._version_in(allowed_versions)]
-        return sa.update(self.table).where(*where).values(values).returning(*self._returning(dialect))
+        where = [*self._row(caller, record_id, all_apps=all_apps), *self._version_in(allowed_versions)]
+        if not include_deleted:
+            where.append(sa.not_(self._c.is_deleted))
+        return sa.update(self.table).where(*where).values(values)
 
     async def update(
         self,
@@ -201,17 +301,16 @@ class Repository:
         custom_fields_patch: dict[str, Any] | None,
         allowed_versions: frozenset[int] | None,
         now: datetime,
+        all_apps: bool = False,
+        include_deleted: bool = False,
     ) -> RowMapping | None:
-        """Apply ``changes`` in one statement; None when no live row (at an allowed version) matched."""
-        params = {
-            **self._scope_params(caller, record_id),
-            **{f"set_{name}": value for name, value in changes.items()},
-            **self._version_params(allowed_versions),
-            "custom_fields_patch": custom_fields_patch,
-            "now": now,
-            "updated_by": caller.sub,
-        }
-        key = (self.name, "update", caller.app_id is None, *sorted(changes), custom_fields_patch is not None, len(allowed_versions or ()))
+        """Apply ``changes`` in one statement; None when no live row (at an allowed version) matched.
+
+        ``all_apps`` and ``include_deleted``: the record may belong to any app
+        of the caller's tenant, and be soft-deleted (a hook's write on the
+        caller's behalf, such as clearing a purged parent).
+        """
+        dialect = conn.dialect.name
 
         def build() -> sa.Update:
             return self.update_statement(
@@ -221,31 +320,63 @@ class Repository:
                 custom_fields_patch=custom_fields_patch,
                 allowed_versions=allowed_versions,
                 now=now,
-                dialect=conn.dialect.name,
+                dialect=dialect,
+                all_apps=all_apps,
+                include_deleted=include_deleted,
             )
 
-        return await fetch_first(conn, key, params, build)
+        before = self._row(caller, record_id, all_apps=all_apps)
+        if dialect == "sqlite":
+            return await self._write_sqlite(conn, caller, "update", build(), before)
+        params = {
+            **self._scope_params(caller, record_id),
+            **self._event_params(caller),
+            **{f"set_{name}": value for name, value in changes.items()},
+            **self._version_params(allowed_versions),
+            "custom_fields_patch": custom_fields_patch,
+            "now": now,
+        }
+        key = (
+            self.name, "update", caller.app_id is None or all_apps, include_deleted, *sorted(changes),
+            custom_fields_patch is not None, len(allowed_versions or ()),
+        )  # fmt: skip
+        return await fetch_first(conn, key, params, lambda: self._with_event(build(), "update", before=before))
+
+    def _flip_deleted(self, caller: Caller, record_id: str, *, delete: bool, allowed: frozenset[int] | None, now: datetime, dialect: str) -> sa.Update:
+        """A soft delete (live → deleted) or a restore (deleted → live)."""
+        where = [*self._row(caller, record_id), self._c.is_deleted if not delete else sa.not_(self._c.is_deleted)]
+        return (
+            sa.update(self.table)
+            .where(*where, *self._version_in(allowed))
+            .values(
+                is_deleted=sa.true() if delete else sa.false(),
+                deleted_at=sa.bindparam("now", now, type_=self._c.updated_at.type) if delete else sa.null(),
+                deleted_by=sa.bindparam("event_by", caller.sub) if delete else sa.null(),
+                version=self._c.version + _ONE,
+                updated_at=self.later_of(now, self._c.updated_at, dialect),
+                updated_by=sa.bindparam("event_by", caller.sub),
+            )
+        )
+
+    async def _flip(
+        self, conn: Connection, caller: Caller, record_id: str, *, delete: bool, allowed: frozenset[int] | None, now: datetime
+    ) -> RowMapping | None:
+        dialect = conn.dialect.name
+        op = "delete" if delete else "restore"
+        write = self._flip_deleted(caller, record_id, delete=delete, allowed=allowed, now=now, dialect=dialect)
+        before = self._row(caller, record_id)
+        if dialect == "sqlite":
+            return await self._write_sqlite(conn, caller, op, write, before)
+        params = {**self._scope_params(caller, record_id), **self._event_params(caller), **self._version_params(allowed), "now": now}
+        key = (self.name, op, caller.app_id is None, len(allowed or ()))
+        return await fetch_first(conn, key, params, lambda: self._with_event(write, op, before=before))
 
     async def soft_delete(
         self,
         conn: Connection, caller: Caller, record_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
     ) -> RowMapping | None:
-        where = self._live(caller, record_id)
-        where += self._version_in(allowed_versions)
-        statement = (
-            sa.update(self.table)
-            .where(*where)
-            .values(
-                is_deleted=True,
-                deleted_at=now,
-                deleted_by=caller.sub,
-                version=self._c.version + _ONE,
-                updated_at=self.later_of(now, self._c.updated_at, conn.dialect.name),
-                updated_by=caller.sub,
-            )
-            .returning(*self._returning(conn.dialect.name))
-        )
-        return (await conn.execute(statement)).mappings().first()
+        return await self._flip(conn, caller, record_id, delete=True, allowed=allowed_versions, now=now)
+
 
     async def state(self, conn: Connection, caller: Caller, record_id: str, *, deleted: bool | None = False) -> int | None:
         """The version of a record the caller can see (live by default; ``deleted=None``: either), or None."""
@@ -263,26 +394,44 @@ class Repository:
         self,
         conn: Connection, caller: Caller, record_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
     ) -> RowMapping | None:
-        where = [*self.scope(caller), self._c.id == record_id, self._c.is_deleted, *self._version_in(allowed_versions)]
-        statement = (
-            sa.update(self.table)
-            .where(*where)
-            .values(
-                is_deleted=False,
-                deleted_at=None,
-                deleted_by=None,
-                version=self._c.version + _ONE,
-                updated_at=self.later_of(now, self._c.updated_at, conn.dialect.name),
-                updated_by=caller.sub,
-            )
-            .returning(*self._returning(conn.dialect.name))
-        )
-        return (await conn.execute(statement)).mappings().first()
+        return await self._flip(conn, caller, record_id, delete=False, allowed=allowed_versions, now=now)
 
-    async def purge(self, conn: Connection, caller: Caller, record_id: str, *, allowed_versions: frozenset[int] | None) -> bool:
-        """Delete the row for good (live or soft-deleted)."""
-        where = [*self.scope(caller), self._c.id == record_id, *self._version_in(allowed_versions)]
-        return (await conn.execute(sa.delete(self.table).where(*where).returning(self._c.id))).first() is not None
+    async def purge(
+        self, conn: Connection, caller: Caller, record_id: str, *, allowed_versions: frozenset[int] | None, now: datetime
+    ) -> bool:
+        """Delete the row for good (live or soft-deleted), erase its events' changes and data, and record the purge."""
+        gone = (
+            await conn.execute(
+                sa.delete(self.table)
+                .where(*self._row(caller, record_id), *self._version_in(allowed_versions))
+                .returning(self._c.id, self._c.app_id, self._c.version)
+            )
+        ).mappings().first()
+        if gone is None:
+            return False
+        of_record = [_E.tenant_id == caller.tenant_id, _E.resource == self.name, _E.record_id == record_id]
+        await conn.execute(sa.update(record_events).where(*of_record).values(changes=None, data=None))
+        await conn.execute(
+            sa.insert(record_events).values(
+                id=new_id("evt"),
+                tenant_id=caller.tenant_id,
+                app_id=gone["app_id"],
+                actor_app_id=caller.app_id,
+                resource=self.name,
+                record_id=record_id,
+                version=gone["version"] + 1,
+                type=event_type(self.resource.noun, "purge"),
+                at=now,
+                by=caller.sub,
+            )
+        )
+        return True
+
+    async def children(self, conn: Connection, caller: Caller, column: str, record_id: str) -> list[str]:
+        """The ids of the tenant's records (any app) whose ``column`` is ``record_id``."""
+        statement = sa.select(self._c.id).where(*self.scope(caller, tenant_only=True), self._c[column] == record_id)
+        return list((await conn.execute(statement)).scalars())
+
 
     async def exists(self, conn: Connection, caller: Caller, record_id: str) -> bool:
         return await self.state(conn, caller, record_id) is not None

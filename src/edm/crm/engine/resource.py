@@ -85,8 +85,12 @@ class Hooks:
     ) -> None:
         """Check a patch's values (only the fields it names) before the UPDATE."""
 
+    async def before_purge(self, repo: Repository, conn: Connection, caller: Caller, record_id: str) -> None:
+        """Take the locks of the records ``after_purge`` will write (``edm.crm.engine.events.lock_records``):
+        on PostgreSQL a transaction must hold every record's lock before its first write."""
+
     async def after_purge(self, repo: Repository, conn: Connection, caller: Caller, record_id: str, now: datetime) -> None:
-        """Clean up what pointed at an erased record."""
+        """Clean up what pointed at an erased record (through the repository, so each write has its event)."""
 
 
 @dataclass(frozen=True, eq=False)

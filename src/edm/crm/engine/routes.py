@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from edm.crm.engine.events import record_lock_key
 from edm.crm.engine.formats import with_article
 from edm.crm.engine.openapi import list_limits_note, list_parameters
 from edm.crm.engine.patterns import ETAG_LIST
@@ -83,6 +84,10 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
     read, write = resource.read_scope, resource.write_scope
     idempotency_scope = {"create": f"POST {path}", "restore": f"POST {item.replace(resource.id_parameter, 'id')}/restore"}
 
+    def lock(caller: Caller, raw_id: str) -> str:
+        """The record's advisory lock, which its write transaction takes before anything else (``edm.crm.engine.events``)."""
+        return record_lock_key(caller.tenant_id, service.canonical_id(raw_id))
+
     def record(row: Any, status: int = 200, **headers: str) -> Response:
         return Response(
             render.record_json(row),
@@ -121,7 +126,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         (record_id,) = ids.values()
         if_match = parse_condition(request.headers.get("if-match"), "If-Match")
         body = await read_json_object(request, JSON_OR_MERGE_PATCH)
-        async with database(request).write(caller.tenant_id) as conn:
+        async with database(request).write(caller.tenant_id, lock=lock(caller, record_id)) as conn:
             row = await service.update(
                 conn, caller, record_id, body, if_match=if_match, require_precondition=settings(request).require_if_match
             )
@@ -133,7 +138,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         caller.require(ADMIN_SCOPE if purge else write)
         if_match = parse_condition(request.headers.get("if-match"), "If-Match")
         operation = service.purge if purge else service.delete
-        async with database(request).write(caller.tenant_id) as conn:
+        async with database(request).write(caller.tenant_id, lock=lock(caller, record_id)) as conn:
             await operation(
                 conn, caller, record_id, if_match=if_match, require_precondition=settings(request).require_if_match
             )
@@ -149,7 +154,7 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
             )
             return record(row), row["id"]
 
-        return await run_idempotent(request, caller, idempotency_scope["restore"], None, effect)
+        return await run_idempotent(request, caller, idempotency_scope["restore"], None, effect, lock=lock(caller, record_id))
 
     # ------------------------------------------------------------------- the API reference
 

@@ -219,8 +219,11 @@ class Service:
         """Erase the record, live or deleted, and every trace this service keeps of it."""
         record_id = self.canonical_id(raw_id)
         allowed = _required_versions(if_match, require_precondition, "deletes")
-        if (allowed is None or allowed) and await self.repo.purge(conn, caller, record_id, allowed_versions=allowed):
-            await self.hooks.after_purge(self.repo, conn, caller, record_id, _now())
+        if allowed is None or allowed:
+            await self.hooks.before_purge(self.repo, conn, caller, record_id)
+        now = _now()
+        if (allowed is None or allowed) and await self.repo.purge(conn, caller, record_id, allowed_versions=allowed, now=now):
+            await self.hooks.after_purge(self.repo, conn, caller, record_id, now)
             await forget_resource(conn, caller, record_id)
             return
         raise self._if_match_failed(await self._current_version_or_404(conn, caller, record_id))

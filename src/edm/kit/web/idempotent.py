@@ -19,17 +19,20 @@ __all__ = ["run_idempotent"]
 Effect = Callable[[Connection], Awaitable[tuple[Response, str | None]]]
 
 
-async def run_idempotent(request: Request, caller: Caller, route: str, body: Any, effect: Effect) -> Response:
+async def run_idempotent(
+    request: Request, caller: Caller, route: str, body: Any, effect: Effect, *, lock: str | None = None
+) -> Response:
+    """``lock``: the advisory lock the write transaction takes first (``edm.kit.db.Database.write``)."""
     db = database(request)
     key = idempotency.parse_key(
         request.headers.get("idempotency-key"), caller, request.method, route, request.url.path, body
     )
     if key is None:
-        async with db.write(caller.tenant_id) as conn:
+        async with db.write(caller.tenant_id, lock=lock) as conn:
             response, _ = await effect(conn)
         return response
 
-    async with db.write(caller.tenant_id) as conn:
+    async with db.write(caller.tenant_id, lock=lock) as conn:
         stored = await idempotency.claim(conn, key)
         if stored is None:
             response, resource_id = await effect(conn)
