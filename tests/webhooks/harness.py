@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import sqlalchemy as sa
-from ulid import ULID
+import httpx
 
 from edm.kit.migrate import upgrade
 from edm.kit.settings import Settings
-from tests.conftest import SECRET, scratch_postgres_database
+from tests.conftest import SECRET, make_token, scratch_postgres_database
 
 WEBHOOKS = "/api/v1/crm/webhooks"
 ADMIN = "crm.admin crm.accounts.read crm.accounts.write"
@@ -92,58 +87,14 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-_EVENT_TABLE = {
-    "sqlite": """CREATE TABLE IF NOT EXISTS record_events (seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT UNIQUE NOT NULL, tenant_id TEXT NOT NULL, app_id TEXT, actor_app_id TEXT, resource TEXT NOT NULL,
-        record_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, at VARCHAR(24) NOT NULL,
-        by TEXT NOT NULL, changes JSON, data JSON)""",
-    "postgresql": """CREATE TABLE IF NOT EXISTS record_events (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        txid xid8 NOT NULL DEFAULT pg_current_xact_id(), id text UNIQUE NOT NULL, tenant_id text NOT NULL,
-        app_id text, actor_app_id text, resource text NOT NULL, record_id text NOT NULL, version integer NOT NULL,
-        type text NOT NULL, at timestamptz NOT NULL, by text NOT NULL, changes jsonb, data jsonb)""",
-}
-
-
-def write_event(url: str, tenant: str, type_: str = "account.created", *, app: str | None = None) -> dict[str, Any]:
-    """A change event as the record engine writes it with a change (until the merge of the engine's write path)."""
-    event = {
-        "id": f"evt_{ULID()}",
-        "tenant_id": tenant,
-        "app_id": app,
-        "resource": "accounts",
-        "record_id": f"acc_{ULID()}",
-        "version": 1,
-        "type": type_,
-        "by": "user-1",
-        "data": {"name": "Acme", "n": uuid.uuid4().hex},
-    }
-    now = datetime.now(UTC)
-    backend = "sqlite" if url.startswith("sqlite") else "postgresql"
-    columns = "id, tenant_id, app_id, resource, record_id, version, type, at, by, data"
-    if backend == "sqlite":
-        import sqlite3
-
-        with sqlite3.connect(sa.make_url(url).database or "") as conn:
-            conn.execute(_EVENT_TABLE["sqlite"])
-            at = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-            conn.execute(
-                f"INSERT INTO record_events ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (*[event[k] for k in ("id", "tenant_id", "app_id", "resource", "record_id", "version", "type")],
-                 at, event["by"], json.dumps(event["data"])),
-            )
-    else:
-
-        async def insert() -> None:
-            conn = await asyncpg.connect(sa.make_url(url).render_as_string(hide_password=False))
-            try:
-                await conn.execute(_EVENT_TABLE["postgresql"])
-                await conn.execute(
-                    f"INSERT INTO record_events ({columns}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb)",
-                    *[event[k] for k in ("id", "tenant_id", "app_id", "resource", "record_id", "version", "type")],
-                    now, event["by"], json.dumps(event["data"]),
-                )
-            finally:
-                await conn.close()
-
-        asyncio.run(insert())
-    return event
+def write_event(http: httpx.Client, tenant: str, kind: str = "created", *, app: str | None = None) -> dict[str, Any]:
+    """A real change through the API (``created``: a new account; ``deleted``: a new account, then deleted);
+    the account as the API answered it."""
+    headers = {"Authorization": f"Bearer {make_token(tenant, app=app)}"}
+    response = http.post("/api/v1/crm/accounts", json={"name": f"Acme {uuid.uuid4().hex[:6]}"}, headers=headers)
+    assert response.status_code == 201, response.text
+    account = response.json()
+    if kind == "deleted":
+        deleted = http.delete(f"/api/v1/crm/accounts/{account['id']}", headers=headers)
+        assert deleted.status_code in (200, 204), deleted.text
+    return dict(account)

@@ -13,7 +13,7 @@ only, while the worker, logged in as the owner (the migration user), reads and
 writes across tenants.
 
 Revision ID: 2026_11_28_1200
-Revises: 2026_11_27_1620
+Revises: 2026_11_27_1700
 Create Date: 2026-11-28 12:00:00
 """
 
@@ -34,7 +34,7 @@ def JSONDocument() -> sa.types.TypeEngine:  # noqa: N802
 
 
 revision = "2026_11_28_1200"
-down_revision = "2026_11_27_1620"
+down_revision = "2026_11_27_1700"
 branch_labels = None
 depends_on = None
 
