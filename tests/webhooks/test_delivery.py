@@ -12,6 +12,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+import edm
 from edm.kit.settings import Settings
 from tests.conftest import SECRET, Started, base_settings, make_token
 from tests.webhooks.harness import ADMIN, WEBHOOKS, Receiver, fresh_database, write_event
@@ -85,6 +86,9 @@ def test_an_event_is_delivered_signed_as_standard_webhooks_says(hooks: Hooks) ->
         "data": account,
     }
     assert payload["id"].startswith("evt_")
+    assert edm.webhooks.verify(received.body, received.headers, str(endpoint["secret"])) == payload
+    with pytest.raises(edm.webhooks.WebhookVerificationError):
+        edm.webhooks.verify(received.body + b" ", received.headers, str(endpoint["secret"]))
     with pytest.raises(Exception):  # noqa: B017  (another secret does not verify)
         Webhook("whsec_" + "QUJD" * 8).verify(received.body, received.headers)
 
