@@ -61,8 +61,8 @@ class Database:
     def __init__(self, settings: Settings, *, as_owner: bool = False) -> None:
         """``as_owner``: on PostgreSQL, stay the database URL's own user instead of
         switching to the app role (background work across tenants, such as the
-        webhook worker; row-level security does not confine a table's owner
-        where it is enabled but not forced)."""
+        webhook worker, which a policy for the tables' owner lets see every
+        tenant's rows)."""
         url = settings.resolved_database_url
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._pool_size = settings.db_pool_size

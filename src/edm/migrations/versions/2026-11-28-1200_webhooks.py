@@ -7,10 +7,10 @@
 * ``webhook_position``: where the fan-out stands in ``record_events``
   (PostgreSQL: the transaction id and seq; SQLite: seq).
 
-PostgreSQL: row-level security ENABLEd (not FORCEd) on the tenant tables with
+PostgreSQL: row-level security ENABLEd and FORCEd on the tenant tables with
 the usual tenant policy, so requests (the app role) see their tenant's rows
-only, while the worker, logged in as the owner (the migration user), reads and
-writes across tenants.
+only; one more policy lets the tables' owner (the migration user, as which the
+worker logs in) read and write across tenants.
 
 Revision ID: 2026_11_28_1200
 Revises: 2026_11_27_1700
@@ -106,9 +106,11 @@ def upgrade() -> None:
     for table, privileges in TABLES.items():
         op.execute(f'GRANT {privileges} ON {table} TO "{role}"')
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         op.execute(
             f"CREATE POLICY {table}_tenant ON {table} USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT})"
         )
+        op.execute(f"CREATE POLICY {table}_owner ON {table} TO CURRENT_USER USING (true) WITH CHECK (true)")
 
 
 def downgrade() -> None:
