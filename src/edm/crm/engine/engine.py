@@ -6,6 +6,7 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
+from edm.crm.engine.history import ChangeLog
 from edm.crm.engine.list_sql import ListSQL
 from edm.crm.engine.listing import ListGrammar
 from edm.crm.engine.render import Renderer
@@ -31,6 +32,7 @@ class RecordEngine:
         self.render = Renderer(resource, self.tables)
         self.repository = Repository(resource, self.tables, self.sql, self.render)
         self.service = Service(self.repository, self.validator)
+        self.changes = ChangeLog(resource, self.tables.records)
 
     @cached_property
     def routes(self) -> tuple[Route, ...]:

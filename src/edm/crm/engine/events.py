@@ -51,7 +51,7 @@ _OP_OF_VERB = {verb: op for op, verb in OPS.items()}
 
 # Fields an entry states on its own (version, at, by) or that never change after a create;
 # the same list as record_changes() in migration 1700.
-_NOT_CHANGES = frozenset({"id", "version", "created_at", "created_by", "updated_at", "updated_by", "schema_version"})
+_NOT_CHANGES = frozenset({"id", "tenant_id", "version", "created_at", "created_by", "updated_at", "updated_by", "schema_version"})
 
 
 def event_type(noun: str, op: str) -> str:

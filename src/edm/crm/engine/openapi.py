@@ -232,6 +232,72 @@ def resource_schemas(resource: Resource) -> dict[str, Any]:
         f"{title}Create": create,
         f"{title}Patch": patch,
         f"{title}List": page,
+        **change_schemas(resource),
+    }
+
+
+def _envelope(item: str, cursor_note: str, *, nullable_cursor: bool) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["object", "data", "has_more", "next_cursor"],
+        "additionalProperties": False,
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "maxItems": MAX_LIMIT, "items": {"$ref": f"#/components/schemas/{item}"}},
+            "has_more": {"type": "boolean"},
+            "next_cursor": {"type": ["string", "null"] if nullable_cursor else "string", "description": cursor_note},
+        },
+    }
+
+
+def change_schemas(resource: Resource) -> dict[str, Any]:
+    """``<Title>HistoryEntry``, ``<Title>History``, ``<Title>Event``, ``<Title>EventList`` (docs/changes.md)."""
+    title, noun = resource.title, resource.noun
+    at = {"type": "string", "format": "date-time"}
+    entry = {
+        "type": "object",
+        "description": f"One version of {with_article(noun)}: which write made it, when, by whom, and what it changed.",
+        "required": ["version", "op", "at", "by", "app_id", "changes"],
+        "additionalProperties": False,
+        "properties": {
+            "version": {"type": "integer", "minimum": 1},
+            "op": {"enum": ["create", "update", "delete", "restore"]},
+            "at": at,
+            "by": {"type": "string", "description": "The `sub` of the caller who wrote."},
+            "app_id": {"type": ["string", "null"], "description": "The app of the caller who wrote (null: a person)."},
+            "changes": {
+                "type": ["object", "null"],
+                "description": "`{field: [old, new]}`; a create lists the fields it set.",
+                "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2},
+            },
+        },
+    }
+    event = {
+        "type": "object",
+        "description": f"A change to {with_article(noun)}; `data` is the {noun} after it (null once purged).",
+        "required": ["id", "type", resource.id_parameter, "version", "at", "by", "data"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "pattern": "^evt_[0-9A-HJKMNP-TV-Z]{26}$"},
+            "type": {"enum": [f"{noun}.{verb}" for verb in ("created", "updated", "deleted", "restored", "purged")]},
+            resource.id_parameter: {"type": "string"},
+            "version": {"type": "integer", "minimum": 1},
+            "at": at,
+            "by": {"type": "string"},
+            "data": {"oneOf": [{"$ref": f"#/components/schemas/{title}"}, {"type": "null"}]},
+        },
+    }
+    return {
+        f"{title}HistoryEntry": entry,
+        f"{title}History": _envelope(
+            f"{title}HistoryEntry", "Pass as `cursor` for the next (older) page; null on the last.", nullable_cursor=True
+        ),
+        f"{title}Event": event,
+        f"{title}EventList": _envelope(
+            f"{title}Event",
+            "Always present: pass as `after` to read on from here, now or later (also when `data` is empty).",
+            nullable_cursor=False,
+        ),
     }
 
 

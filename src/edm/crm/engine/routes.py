@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from edm.crm.engine.events import record_lock_key
 from edm.crm.engine.formats import with_article
+from edm.crm.engine.history import parse_instant
+from edm.crm.engine.listing import DEFAULT_LIMIT, MAX_LIMIT
 from edm.crm.engine.openapi import list_limits_note, list_parameters
 from edm.crm.engine.patterns import ETAG_LIST
+from edm.crm.engine.render import page_json
 from edm.crm.engine.resource import ADMIN_SCOPE
 from edm.kit.auth import Caller
 from edm.kit.db import Connection
@@ -77,9 +81,35 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name) == "true"
 
 
+def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters, each at most once and among ``allowed``; anything else is a 400 naming it."""
+    out: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed or name in out:
+            message = "is not a known query parameter" if name not in allowed else "may be given only once"
+            raise InvalidParameter(f"{name}: {message}", errors=[FieldError(name, message)])
+        out[name] = value
+    return out
+
+
+def _boolean(params: dict[str, str], name: str) -> bool:
+    value = params.get(name, "false")
+    if value not in ("true", "false"):
+        raise InvalidParameter(f"{name}: only {name}=true|false is accepted", errors=[FieldError(name, "only true or false")])
+    return value == "true"
+
+
+def _limit(params: dict[str, str]) -> int:
+    raw = params.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        message = f"must be an integer from 1 to {MAX_LIMIT}"
+        raise InvalidParameter(f"limit: {message}", errors=[FieldError("limit", message)])
+    return int(raw)
+
+
 def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
     """The routes of one resource, handlers and documentation together."""
-    resource, service, render = engine.resource, engine.service, engine.render
+    resource, service, render, changes = engine.resource, engine.service, engine.render, engine.changes
     noun, title, path, item = resource.noun, resource.title, resource.path, resource.item_path
     read, write = resource.read_scope, resource.write_scope
     idempotency_scope = {"create": f"POST {path}", "restore": f"POST {item.replace(resource.id_parameter, 'id')}/restore"}
@@ -114,8 +144,16 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
 
     async def get_record(request: Request, caller: Caller, **ids: str) -> Response:
         (record_id,) = ids.values()
-        include_deleted = _flag(request, "include_deleted") if request.scope["query_string"] else False
+        params = _query(request, ("include_deleted", "as_of")) if request.scope["query_string"] else {}
+        include_deleted = _boolean(params, "include_deleted")
         if_none_match = parse_condition(request.headers.get("if-none-match"), "If-None-Match")
+        if "as_of" in params:
+            instant = parse_instant(params["as_of"], "as_of")
+            async with database(request).read(caller.tenant_id) as conn:
+                version, document = await changes.as_of(
+                    conn, caller, service.canonical_id(record_id), instant, include_deleted=include_deleted
+                )
+            return Response(orjson.dumps(document), media_type="application/json", headers={"ETag": etag(version)})
         async with database(request).read(caller.tenant_id) as conn:
             row = await service.get(conn, caller, record_id, include_deleted=include_deleted)
         if if_none_match is not None and if_none_match.matches_weak(row["version"]):
@@ -156,6 +194,22 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
 
         return await run_idempotent(request, caller, idempotency_scope["restore"], None, effect, lock=lock(caller, record_id))
 
+    async def record_history(request: Request, caller: Caller, **ids: str) -> Response:
+        (record_id,) = ids.values()
+        params = _query(request, ("limit", "cursor"))
+        async with database(request).read(caller.tenant_id) as conn:
+            page = await changes.history(
+                conn, caller, service.canonical_id(record_id),
+                limit=_limit(params), cursor=params.get("cursor"), signer=cursor_signer(request),
+            )  # fmt: skip
+        return Response(page_json(page.data, page.has_more, page.next_cursor, None), media_type="application/json")
+
+    async def change_feed(request: Request, caller: Caller) -> Response:
+        params = _query(request, ("after", "limit"))
+        async with database(request).read(caller.tenant_id) as conn:
+            page = await changes.feed(conn, caller, after=params.get("after"), limit=_limit(params), signer=cursor_signer(request))
+        return Response(page_json(page.data, page.has_more, page.next_cursor, None), media_type="application/json")
+
     # ------------------------------------------------------------------- the API reference
 
     sdk = resource.sdk
@@ -173,6 +227,8 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
         "update": f"update{title}",
         "delete": f"delete{title}",
         "restore": f"restore{title}",
+        "history": f"get{title}History",
+        "events": f"list{title}Events",
     }
 
     def links(source: str, *targets: str) -> dict[str, Any]:
@@ -248,6 +304,38 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
                 request_body=body(f"{title}Create", resource.create_example, "application/json"),
             ),
         ),
+        # Before the routes of one record: `events` is not an id, but the router tries routes in order.
+        Route(
+            "GET",
+            path + "/events",
+            change_feed,
+            (read,),
+            doc=doc(
+                "events",
+                f"Follow the {noun} change feed",
+                f"Every change to the caller's {resource.name} (its tenant's, or its app's), in commit order, "
+                "from the first: pass the page's `next_cursor` as `after` to read on. A consumer that does so sees "
+                "every committed change exactly once, even while many writers commit concurrently. `next_cursor` is "
+                "always present, also on an empty page: it is where the reader stands. Any other query parameter "
+                "is a 400 naming it (docs/changes.md).",
+                (read,),
+                {"200": json_response(f"{title}EventList", "A page of events.")},
+                parameters=(
+                    query_parameter(
+                        "after",
+                        {"type": "string", "minLength": 1, "maxLength": 4096},
+                        "The `next_cursor` of the previous page (absent: from the first event). "
+                        "A cursor altered or issued to another caller is a 400.",
+                    ),
+                    query_parameter(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                        "How many to return.",
+                    ),
+                    _REQUEST_ID,
+                ),
+            ),
+        ),
         Route(
             "GET",
             item,
@@ -272,6 +360,13 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
                         "include_deleted",
                         {"type": "boolean", "default": False},
                         f"`true` also finds the {noun} when it is soft-deleted.",
+                    ),
+                    query_parameter(
+                        "as_of",
+                        {"type": "string", "format": "date-time"},
+                        f"An RFC 3339 instant: the {noun} as it was then, rebuilt from its history "
+                        "(404 if it did not exist then, was soft-deleted then without `include_deleted=true`, "
+                        "or its history does not reach back that far: it starts at the upgrade that added it).",
                     ),
                     _IF_NONE_MATCH,
                     _REQUEST_ID,
@@ -349,5 +444,34 @@ def resource_routes(engine: RecordEngine) -> tuple[Route, ...]:
                 path_parameters=(id_param,),
             ),
         ),
+        Route(
+            "GET",
+            item + "/history",
+            record_history,
+            (read,),
+            doc=doc(
+                "history",
+                f"Get the history of {with_article(noun)}",
+                f"Every version of the {noun} since history began, newest first: which operation made it, when, "
+                "by whom (`by`, and `app_id` for an app's key) and what it changed. A purged "
+                f"{noun} has no history (404). Any other query parameter is a 400 naming it.",
+                (read,),
+                {"200": json_response(f"{title}History", "A page of versions, newest first.")},
+                errors=(NotFound,),
+                parameters=(
+                    query_parameter(
+                        "cursor",
+                        {"type": "string", "minLength": 1, "maxLength": 4096},
+                        "The `next_cursor` of the previous page; a forged or foreign cursor is a 400.",
+                    ),
+                    query_parameter(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                        "How many to return.",
+                    ),
+                    _REQUEST_ID,
+                ),
+                path_parameters=(id_param,),
+            ),
+        ),
     )
-

@@ -92,7 +92,7 @@ def _query_options(filters: dict[str, Any]) -> list[str]:
 
 
 def resource_samples(resource: Resource) -> dict[str, list[dict[str, str]]]:
-    """The samples of each SDK method of the resource (list, create, get, update, delete, purge, restore)."""
+    """The samples of each SDK method of the resource (list, create, get, update, delete, purge, restore, history, events)."""
     sdk, noun, path = resource.sdk, resource.noun, resource.path
     item = f"{path}/{example_id(resource)}"
     quoted_id = json.dumps(example_id(resource))
@@ -107,6 +107,8 @@ def resource_samples(resource: Resource) -> dict[str, list[dict[str, str]]]:
         "delete": curl("DELETE", item, _AUTH),
         "purge": curl("DELETE", item, _AUTH, query="?purge=true"),
         "restore": curl("POST", item + "/restore", _AUTH),
+        "history": curl("GET", item + "/history", _AUTH),
+        "events": curl("GET", path + "/events", _AUTH, '-d after="$EDM_FEED_CURSOR"', "-d limit=100"),
     }
     one = f"{noun} = "
     pythons = {
@@ -118,5 +120,11 @@ def resource_samples(resource: Resource) -> dict[str, list[dict[str, str]]]:
         "delete": _call(f"{sdk}.delete", quoted_id) + "\n",
         "purge": _call(f"{sdk}.purge", quoted_id) + "  # needs the crm.admin scope\n",
         "restore": one + _call(f"{sdk}.restore", quoted_id) + f"\nprint({noun}.id, {noun}.version)\n",
+        "history": f"for entry in {_call(f'{sdk}.history', quoted_id)}:  # newest first, every page\n"
+        "    print(entry.version, entry.op, entry.by, entry.changes)\n",
+        "events": f"events = {sdk}.events()  # from the first event; pass after=<a saved cursor> to resume\n"
+        "for event in events:  # every page, fetched as needed (follow=True waits for new events)\n"
+        f"    print(event.type, event.{resource.id_parameter}, event.version)\n"
+        "print(events.cursor)  # save it: where to resume\n",
     }
     return {name: [sample("curl", curls[name]), sample("Python", _CLIENT + pythons[name])] for name in curls}

@@ -40,7 +40,7 @@ depends_on = None
 
 TENANT = "NULLIF(current_setting('edm.tenant_id', true), '')"
 # Fields an entry states on its own (version, at, by) or that never change after a create.
-_NOT_CHANGES = "'id', 'version', 'created_at', 'created_by', 'updated_at', 'updated_by', 'schema_version'"
+_NOT_CHANGES = "'id', 'tenant_id', 'version', 'created_at', 'created_by', 'updated_at', 'updated_by', 'schema_version'"
 _PG_CHANGES_FUNCTION = f"""
 CREATE FUNCTION record_changes(old jsonb, new jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
