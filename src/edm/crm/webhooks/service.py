@@ -23,15 +23,18 @@ from edm.kit.ids import new_id, parse_id
 from edm.kit.types import iso_utc_millis
 
 __all__ = [
-    "ENDPOINT_PREFIX", "DELIVERY_PREFIX", "create_endpoint", "list_endpoints", "get_endpoint", "delete_endpoint",
-    "list_deliveries", "replay_delivery", "endpoint_json", "delivery_json", "MAX_ENDPOINTS",
+    "PATH", "ENDPOINT_PREFIX", "DELIVERY_PREFIX", "create_endpoint", "list_endpoints", "get_endpoint", "update_endpoint",
+    "delete_endpoint", "validate_patch", "list_deliveries", "replay_delivery", "endpoint_json", "delivery_json",
+    "MAX_ENDPOINTS",
 ]  # fmt: skip
 
+PATH = "/api/v1/crm/webhooks"
 ENDPOINT_PREFIX, DELIVERY_PREFIX = "we", "wd"
 EVENT_OPS = ("created", "updated", "deleted", "restored", "purged")
 MAX_ENDPOINTS = 100  # per tenant
 MAX_DESCRIPTION = 500
 _BODY_FIELDS = {"url", "events", "description"}
+_PATCH_FIELDS = {*_BODY_FIELDS, "enabled"}
 
 
 def event_types(nouns: Iterable[str]) -> frozenset[str]:
@@ -51,9 +54,36 @@ def _scope(table: sa.Table, caller: Caller) -> list[sa.ColumnElement[bool]]:
 
 def validate_body(body: Mapping[str, Any], known_types: frozenset[str], *, allow_private: bool) -> dict[str, Any]:
     """The subscription ``{"url", "events", "description"}``, or a 422 naming every bad field."""
+    errors = _unknown_fields(body, _BODY_FIELDS) + _subscription_errors(body, known_types, allow_private=allow_private)
+    if errors:
+        raise ValidationFailed(f"invalid fields: {', '.join(e.field for e in errors)}", errors=errors)
+    return _subscription(body)
+
+
+def validate_patch(
+    patch: Mapping[str, Any], current: Mapping[str, Any], known_types: frozenset[str], *, allow_private: bool
+) -> tuple[dict[str, Any], bool | None]:
+    """A JSON Merge Patch of an endpoint: the subscription it makes, and ``enabled`` (None: unchanged); or a 422."""
+    merged = {name: current[name] for name in _BODY_FIELDS} | {k: v for k, v in patch.items() if k in _BODY_FIELDS}
+    errors = _unknown_fields(patch, _PATCH_FIELDS) + _subscription_errors(merged, known_types, allow_private=allow_private)
+    enabled = patch.get("enabled")
+    if "enabled" in patch and not isinstance(enabled, bool):
+        errors.append(FieldError("enabled", "must be true or false"))
+    if errors:
+        raise ValidationFailed(f"invalid fields: {', '.join(e.field for e in errors)}", errors=errors)
+    return _subscription(merged), enabled
+
+
+def _unknown_fields(body: Mapping[str, Any], known: set[str]) -> list[FieldError]:
+    return [FieldError(name, "is not a field of a webhook endpoint") for name in sorted(set(body) - known)]
+
+
+def _subscription(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"url": body["url"], "events": sorted(set(body["events"])), "description": body.get("description")}
+
+
+def _subscription_errors(body: Mapping[str, Any], known_types: frozenset[str], *, allow_private: bool) -> list[FieldError]:
     errors: list[FieldError] = []
-    for name in sorted(set(body) - _BODY_FIELDS):
-        errors.append(FieldError(name, "is not a field of a webhook endpoint"))
     url = body.get("url")
     if not isinstance(url, str) or not url:
         errors.append(FieldError("url", "is required, a string"))
@@ -72,11 +102,11 @@ def validate_body(body: Mapping[str, Any], known_types: frozenset[str], *, allow
         elif "*" in events and len(events) > 1:
             errors.append(FieldError("events", '"*" already means every event type; give it alone'))
     description = body.get("description")
-    if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
-        errors.append(FieldError("description", f"must be a string of at most {MAX_DESCRIPTION} characters"))
-    if errors:
-        raise ValidationFailed(f"invalid fields: {', '.join(e.field for e in errors)}", errors=errors)
-    return {"url": url, "events": sorted(set(events)) if isinstance(events, list) else [], "description": description}
+    if description is not None and (
+        not isinstance(description, str) or len(description) > MAX_DESCRIPTION or "\x00" in description
+    ):
+        errors.append(FieldError("description", f"must be a string of at most {MAX_DESCRIPTION} characters, without NUL"))
+    return errors
 
 
 async def check_resolves_publicly(url: str, *, allow_private: bool) -> None:
@@ -154,9 +184,16 @@ async def create_endpoint(conn: Connection, caller: Caller, subscription: Mappin
     return values
 
 
-async def list_endpoints(conn: Connection, caller: Caller) -> list[Mapping[str, Any]]:
-    statement = sa.select(endpoints).where(*_scope(endpoints, caller)).order_by(endpoints.c.id)
-    return list((await conn.execute(statement)).mappings().all())
+async def list_endpoints(
+    conn: Connection, caller: Caller, *, limit: int, after: str | None
+) -> tuple[list[Mapping[str, Any]], bool]:
+    """The caller's endpoints, oldest first; ``after`` is the last id of the previous page."""
+    where = _scope(endpoints, caller)
+    if after is not None:
+        where.append(endpoints.c.id > after)
+    statement = sa.select(endpoints).where(*where).order_by(endpoints.c.id).limit(limit + 1)
+    rows = list((await conn.execute(statement)).mappings().all())
+    return rows[:limit], len(rows) > limit
 
 
 async def get_endpoint(conn: Connection, caller: Caller, endpoint_id: str) -> Any:
@@ -168,6 +205,26 @@ async def get_endpoint(conn: Connection, caller: Caller, endpoint_id: str) -> An
     if row is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return row
+
+
+async def update_endpoint(
+    conn: Connection, caller: Caller, endpoint_id: str, subscription: Mapping[str, Any], enabled: bool | None
+) -> Any:
+    """Change the subscription; ``enabled=True`` re-enables a disabled endpoint (its failure streak starts
+    afresh), ``False`` disables it by hand; pending deliveries wait while it is disabled."""
+    row = await get_endpoint(conn, caller, endpoint_id)
+    values: dict[str, Any] = dict(subscription)
+    if enabled is True and row["status"] != "enabled":
+        values.update(status="enabled", disabled_reason=None, disabled_at=None, failing_since=None)
+    elif enabled is False and row["status"] != "disabled":
+        values.update(status="disabled", disabled_reason=f"disabled through the API by {caller.sub}", disabled_at=_now())
+    statement = (
+        endpoints.update()
+        .where(endpoints.c.tenant_id == caller.tenant_id, endpoints.c.id == row["id"])
+        .values(**values)
+        .returning(*endpoints.c)
+    )
+    return (await conn.execute(statement)).mappings().one()
 
 
 async def delete_endpoint(conn: Connection, caller: Caller, endpoint_id: str) -> None:

@@ -80,6 +80,8 @@ def check_url(url: str, *, allow_private: bool) -> tuple[str, str, int]:
     """(scheme, host, port) of a URL a webhook may name, before any resolving."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeURL(f"must be at most {MAX_URL_LENGTH} characters")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in url):
+        raise UnsafeURL("must not contain control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -114,7 +116,7 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     scheme, host, port = check_url(url, allow_private=allow_private)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
         raise UnsafeURL(f"its host {host!r} does not resolve ({exc})") from None
     addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
     if not addresses:
