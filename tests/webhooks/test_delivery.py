@@ -132,19 +132,42 @@ def test_a_500_is_retried_with_the_same_webhook_id_and_logged(hooks: Hooks) -> N
 
 
 def test_an_endpoint_failing_for_the_whole_window_is_disabled_and_says_why(hooks: Hooks) -> None:
-    t, receiver = tenant(), Receiver(status=lambda n: 503)
+    t, failing = tenant(), [True]
+    receiver = Receiver(status=lambda n: 503 if failing[0] else 200)
     with receiver.serving() as url:
         endpoint = hooks.subscribe(t, url)
+        item = f"{WEBHOOKS}/{endpoint['id']}"
         write_event(hooks.http, t)
         deadline = time.monotonic() + RETRY_FOR_S + 15
         while True:
-            shown = hooks.http.get(f"{WEBHOOKS}/{endpoint['id']}", headers=hooks.admin(t)).json()
+            shown = hooks.http.get(item, headers=hooks.admin(t)).json()
             if shown["status"] == "disabled":
                 break
             assert time.monotonic() < deadline, shown
             time.sleep(0.2)
-    assert "every delivery failed since" in shown["disabled_reason"] and "HTTP 503" in shown["disabled_reason"]
-    assert "secret" not in shown
+        assert "every delivery failed since" in shown["disabled_reason"] and "HTTP 503" in shown["disabled_reason"]
+        assert "secret" not in shown
+
+        # the delivery was given up as failed after the retry window: no next attempt, every attempt logged
+        (delivery,) = hooks.deliveries(t, str(endpoint["id"]))
+        assert delivery["status"] == "failed" and delivery["next_attempt_at"] is None
+        assert delivery["attempts"] == len(receiver.received) >= 2 and delivery["response_status"] == 503
+        attempts = len(receiver.received)
+        time.sleep(1)
+        assert len(receiver.received) == attempts  # nothing more is sent
+
+        # fixed and re-enabled (PATCH), the failed delivery can be replayed: 409 while disabled
+        replay = f"{item}/deliveries/{delivery['id']}/replay"
+        assert hooks.http.post(replay, headers=hooks.admin(t)).status_code == 409
+        failing[0] = False
+        enabled = hooks.http.patch(item, json={"enabled": True}, headers=hooks.admin(t))
+        assert enabled.status_code == 200 and enabled.json()["status"] == "enabled", enabled.text
+        assert hooks.http.post(replay, headers=hooks.admin(t)).status_code == 202
+        write_event(hooks.http, t)
+        received = receiver.wait_for(attempts + 2)
+        assert received[attempts].headers["webhook-id"] == delivery["event_id"] or (
+            received[attempts + 1].headers["webhook-id"] == delivery["event_id"]
+        )
 
 
 def test_a_slow_endpoint_delays_neither_writes_nor_another_tenants_deliveries(hooks: Hooks) -> None:

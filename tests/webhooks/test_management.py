@@ -91,3 +91,65 @@ def test_a_bad_subscription_is_a_422_naming_the_field(api: Api, body: dict[str, 
 )
 def test_urls_off_the_public_internet_are_refused(api: Api, url: str) -> None:
     assert_problem(subscribe(api, {"url": url, "events": ["*"]}), 422, "validation_error", "url")
+
+
+def test_patch_changes_what_it_names_pauses_and_re_enables(api: Api) -> None:
+    admin = api.as_(scope=ADMIN)
+    body = subscribe(api, {"url": PUBLIC, "events": ["*"], "description": "first"}).json()
+    item = f"{WEBHOOKS}/{body['id']}"
+    changed = admin.request(
+        "PATCH", item, json={"events": ["account.created"], "description": None},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    shown = changed.json()
+    assert (shown["url"], shown["events"], shown["description"], shown["status"]) == (PUBLIC, ["account.created"], None, "enabled")
+    assert "secret" not in shown
+    paused = admin.request("PATCH", item, json={"enabled": False}).json()
+    assert paused["status"] == "disabled" and paused["disabled_reason"] == "disabled through the API by user-1"
+    assert paused["disabled_at"] is not None
+    enabled = admin.request("PATCH", item, json={"enabled": True}).json()
+    assert (enabled["status"], enabled["disabled_reason"], enabled["disabled_at"]) == ("enabled", None, None)
+    assert admin.request("GET", item).json() == enabled
+
+
+@pytest.mark.parametrize(
+    "patch,field",
+    [
+        ({"url": "https://10.0.0.1/hook"}, "url"),  # a new URL is checked as on create
+        ({"url": "https://[::ffff:127.0.0.1]/hook"}, "url"),
+        ({"url": None}, "url"),
+        ({"events": []}, "events"),
+        ({"events": ["*", "account.created"]}, "events"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"description": "x" * 501}, "description"),
+        ({"description": "a\u0000b"}, "description"),
+        ({"secret": "whsec_x"}, "secret"),
+    ],
+)
+def test_a_bad_patch_is_a_422_naming_the_field_and_changes_nothing(api: Api, patch: dict[str, object], field: str) -> None:
+    admin = api.as_(scope=ADMIN)
+    body = subscribe(api, {"url": PUBLIC, "events": ["*"]}).json()
+    assert_problem(admin.request("PATCH", f"{WEBHOOKS}/{body['id']}", json=patch), 422, "validation_error", field)
+    shown = admin.request("GET", f"{WEBHOOKS}/{body['id']}").json()
+    assert (shown["url"], shown["events"], shown["status"]) == (PUBLIC, ["*"], "enabled")
+
+
+def test_patching_another_tenants_endpoint_is_a_404_and_needs_crm_admin(api: Api) -> None:
+    body = subscribe(api, {"url": PUBLIC, "events": ["*"]}).json()
+    other = api.as_(f"{api.tenant}-other", scope=ADMIN)
+    assert_problem(other.request("PATCH", f"{WEBHOOKS}/{body['id']}", json={"enabled": False}), 404, "not_found")
+    writer = api.as_(scope="crm.accounts.write")
+    assert_problem(writer.request("PATCH", f"{WEBHOOKS}/{body['id']}", json={"enabled": False}), 403, "forbidden")
+    assert api.as_(scope=ADMIN).request("GET", f"{WEBHOOKS}/{body['id']}").json()["status"] == "enabled"
+
+
+def test_the_endpoint_list_pages_and_refuses_a_forged_cursor(api: Api) -> None:
+    admin = api.as_(scope=ADMIN)
+    made = [subscribe(api, {"url": f"{PUBLIC}/{n}", "events": ["*"]}).json()["id"] for n in range(3)]
+    first = admin.request("GET", WEBHOOKS, params={"limit": 2}).json()
+    assert [e["id"] for e in first["data"]] == made[:2] and first["has_more"] is True
+    second = admin.request("GET", WEBHOOKS, params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [e["id"] for e in second["data"]] == made[2:] and second["has_more"] is False
+    assert_problem(admin.request("GET", WEBHOOKS, params={"cursor": "x\u0000"}), 400, "invalid_parameter", "cursor")
+    assert_problem(admin.request("GET", WEBHOOKS, params={"limit": "0"}), 400, "invalid_parameter", "limit")
