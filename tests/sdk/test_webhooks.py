@@ -71,7 +71,7 @@ def test_errors_are_the_sdks_typed_errors(base_url: str, client: edm.Client, ten
     assert [e.field for e in refused.value.errors] == ["events"]
     with edm.Client(base_url, make_token(tenant, scope="crm.accounts.read")) as reader:
         with pytest.raises(edm.PermissionDeniedError):
-            reader.webhooks.list().data
+            reader.webhooks.list()
 
 
 def test_deliveries_and_replay(base_url: str, client: edm.Client, tenant: str) -> None:
