@@ -87,6 +87,8 @@ def serve(
 @app.command()
 def worker(
     database_url: str | None = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
+    metrics_port: int | None = typer.Option(None, help="Serve the webhook metrics at /metrics on this port."),
+    metrics_host: str = typer.Option("127.0.0.1", help="The address --metrics-port listens on."),
 ) -> None:
     """Deliver webhooks: fan change events out to endpoints and send them (SIGTERM/Ctrl-C: stop)."""
     import asyncio
@@ -103,6 +105,10 @@ def worker(
         _fail(str(exc))
     configure_logging(settings.log_level)
     typer.echo(f"edm: webhook worker on database {_shown_database(settings)}", err=True)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
     import signal
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C; leases cover sends cut short

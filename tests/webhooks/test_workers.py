@@ -26,7 +26,7 @@ from edm.crm.webhooks.tables import endpoints
 from edm.kit.ids import new_id
 from edm.kit.settings import Settings
 from tests.conftest import SECRET, Started, base_settings, make_token
-from tests.processes import EDM, clean_env
+from tests.processes import EDM, clean_env, free_port
 from tests.webhooks.harness import ADMIN, WEBHOOKS, Receiver, fresh_database, write_event
 
 
@@ -50,9 +50,9 @@ def server(database_url: str, data_dir: Path, **overrides: object) -> Iterator[h
 
 
 @contextmanager
-def edm_worker(database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+def edm_worker(database_url: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
     env = clean_env(EDM_DATABASE_URL=database_url, EDM_WEBHOOKS_ALLOW_PRIVATE="true", EDM_WEBHOOKS_RETRY_BASE_S="0.2")
-    process = subprocess.Popen([EDM, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([EDM, "worker", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         yield process
     finally:
@@ -78,11 +78,15 @@ def test_two_edm_worker_processes_deliver_every_event_once(tmp_path: Path) -> No
             assert http.post(WEBHOOKS, json={"url": url, "events": ["*"]}, headers=admin(t)).status_code == 201
         written = [write_event(http, t)["id"] for _ in range(40)]
         # both start on the same backlog: the same events to fan out, then the same deliveries due at once
-        workers = [stack.enter_context(edm_worker(database_url)) for _ in range(2)]
+        metrics_port = free_port()
+        workers = [stack.enter_context(edm_worker(database_url, "--metrics-port", str(metrics_port)))]
+        workers.append(stack.enter_context(edm_worker(database_url)))
         for receiver in receivers:
             receiver.wait_for(len(written), timeout=60)
         time.sleep(2)  # a duplicate would arrive by now
         assert all(worker.poll() is None for worker in workers)
+        metrics = _samples(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text)  # the worker's own
+        assert metrics['edm_webhook_delivery_attempts_total{status="2xx"}'] >= 1
     for receiver in receivers:
         ids = Counter(r.headers["webhook-id"] for r in receiver.received)
         assert len(ids) == len(written) and set(ids.values()) == {1}, ids.most_common(3)
