@@ -32,7 +32,7 @@ __all__ = ["claim", "send", "Outcome", "retry_delay", "TIMEOUT_SECONDS", "PER_EN
 
 TIMEOUT_SECONDS = 10.0
 LEASE_SECONDS = 60.0
-PER_ENDPOINT = 2
+PER_ENDPOINT = 8
 MAX_DELAY_SECONDS = 6 * 3600.0
 EXCERPT_BYTES = 1024
 KEEP_ATTEMPTS = 20  # the delivery log keeps the latest attempts of each delivery

@@ -10,7 +10,9 @@ may run against one database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -24,7 +26,7 @@ from edm.kit.settings import Settings
 
 __all__ = ["WebhookWorker"]
 
-CONCURRENCY = 32
+CONCURRENCY = 128
 IDLE_SECONDS = 0.1  # how often an idle loop looks again (commit-to-delivery latency)
 ERROR_SECONDS = 2.0
 LAG_EVERY_SECONDS = 5.0
@@ -36,8 +38,11 @@ class WebhookWorker:
         self.settings = settings
         # The worker reads every tenant's events and deliveries: on PostgreSQL as
         # the URL's own user (the tables' owner), not the app role.
-        self.db = Database(settings, as_owner=True)
+        # Its pool is its own, so all of it, not one tenant's share (it works for every tenant).
+        self.db = Database(replace(settings, db_tenant_share=settings.db_pool_size), as_owner=True)
         self._in_flight: dict[asyncio.Task[Any], str] = {}
+        # Set when a send ends or new deliveries were fanned out: claim again now, not after IDLE_SECONDS.
+        self._wake = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
 
     async def run(self) -> None:
@@ -61,7 +66,9 @@ class WebhookWorker:
                 log.warning("webhook fan-out failed; retrying", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(ERROR_SECONDS)
                 continue
-            if not read:
+            if read:
+                self._wake.set()
+            else:
                 await asyncio.sleep(IDLE_SECONDS)
 
     async def _send_forever(self) -> None:
@@ -79,9 +86,15 @@ class WebhookWorker:
             for delivery in claimed:
                 task = asyncio.create_task(self._send_one(delivery))
                 self._in_flight[task] = delivery["endpoint_id"]
-                task.add_done_callback(self._in_flight.pop)
+                task.add_done_callback(self._sent)
             if not claimed:
-                await asyncio.sleep(IDLE_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+                self._wake.clear()
+
+    def _sent(self, task: asyncio.Task[Any]) -> None:
+        self._in_flight.pop(task)
+        self._wake.set()
 
     async def _send_one(self, delivery: Mapping[str, Any]) -> None:
         assert self._client is not None
