@@ -132,7 +132,9 @@ def test_each_operation_is_what_the_server_and_the_sdk_do(api: Api, manifest: di
 
     document = api.http.get("/api/v1/openapi.json").json()
     operations = _accounts(manifest)["operations"]
-    assert [op["name"] for op in operations] == ["list", "create", "get", "update", "delete", "purge", "restore"]
+    assert [op["name"] for op in operations] == [
+        "list", "create", "events", "get", "update", "delete", "purge", "restore", "history"
+    ]  # fmt: skip
     base = str(api.http.base_url)
     sent: list[httpx.Request] = []
     for op in operations:
@@ -164,12 +166,27 @@ def test_each_operation_is_what_the_server_and_the_sdk_do(api: Api, manifest: di
             method = client
             for attribute in op["sdk"].split(".")[1:]:
                 method = getattr(method, attribute)
-            args = () if op["name"] in ("list", "create") else (target["id"],)
+            args = () if op["name"] in ("list", "create", "events") else (target["id"],)
             kwargs = {"name": "z"} if op["name"] in ("create", "update") else {}
             result = method(*args, **kwargs)
-            if op["name"] == "list":
+            if op["name"] in ("list", "history", "events"):
                 next(iter(result))
         request = sent[-1]
         assert request.method == op["method"], op["name"]
         assert request.url.path == op["path"].replace("{account_id}", target["id"]), op["name"]
         assert dict(request.url.params) == op["query"], op["name"]
+
+
+def test_the_change_types_are_what_history_and_the_feed_return(api: Api, manifest: dict[str, Any]) -> None:
+    changes = _accounts(manifest)["changes"]
+    assert changes["event_record_key"] == "account_id"
+    record = api.created()
+    assert api.patch(record["id"], {"name": "v2"}).status_code == 200
+    assert api.delete(record["id"]).status_code == 204
+    assert api.request("POST", f"{ACCOUNTS}/{record['id']}/restore").status_code == 200
+    history = api.request("GET", f"{ACCOUNTS}/{record['id']}/history").json()["data"]
+    assert [entry["op"] for entry in reversed(history)] == changes["history_ops"]
+    assert api.as_(scope="crm.admin").delete(record["id"], params={"purge": "true"}).status_code == 204
+    events = api.request("GET", f"{ACCOUNTS}/events", params={"limit": 200}).json()["data"]
+    assert [event["type"] for event in events if event["account_id"] == record["id"]] == changes["event_types"]
+    assert {"id", "type", "account_id", "version", "at", "by", "data"} == set(events[0])

@@ -40,6 +40,8 @@ SDK_NAMES = {
     ("patch", ITEM): "updateAccount",
     ("delete", ITEM): "deleteAccount",
     ("post", RESTORE): "restoreAccount",
+    ("get", ITEM + "/history"): "getAccountHistory",
+    ("get", ACCOUNTS_PATH + "/events"): "listAccountEvents",
 }
 MISSING = "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
@@ -175,6 +177,8 @@ def test_every_operation_has_its_sdk_name_scopes_and_tag(document: dict[str, Any
         "updateAccount": ["crm.accounts.write"],
         "deleteAccount": ["crm.accounts.write"],
         "restoreAccount": ["crm.accounts.write"],
+        "getAccountHistory": ["crm.accounts.read"],
+        "listAccountEvents": ["crm.accounts.read"],
     }
     for (method, path), operation_id in SDK_NAMES.items():
         op = _operation(document, method, path)
@@ -292,6 +296,8 @@ def test_every_error_is_a_documented_problem(document: dict[str, Any]) -> None:
         "updateAccount": {"400", "401", "403", "404", "409", "412", "413", "415", "422", "428", "429", "500", "503"},
         "deleteAccount": {"400", "401", "403", "404", "412", "428", "429", "500", "503"},
         "restoreAccount": {"400", "401", "403", "404", "409", "412", "422", "428", "429", "500", "503"},
+        "getAccountHistory": {"400", "401", "403", "404", "429", "500", "503"},
+        "listAccountEvents": {"400", "401", "403", "429", "500", "503"},
     }
     for (method, path), operation_id in SDK_NAMES.items():
         responses = _operation(document, method, path)["responses"]

@@ -38,7 +38,7 @@ def live_server(tmp_path: Path, serve_for_test: Any) -> Iterator[str]:
 
 def test_the_guide_has_blocks_for_every_method() -> None:
     code = "\n".join(python_blocks(GUIDE.read_text()))
-    for method in ("create", "get", "update", "delete", "restore", "purge", "list"):
+    for method in ("create", "get", "update", "delete", "restore", "purge", "list", "history", "events"):
         assert f"accounts.{method}(" in code, method
     assert "edm.AsyncClient" in code
 
@@ -62,3 +62,6 @@ def test_the_guides_python_blocks_run(live_server: str, tmp_path: Path) -> None:
     assert "webhooks: 403 forbidden" in lines  # nor manage webhooks
     assert "2 4 True" in lines  # a page of 2 of the 4 accounts
     assert any(line.startswith("website — ") for line in lines)  # the problem names the field
+    assert "2 update ['Initrode', 'Initrode Corp']" in lines and "1 create [None, 'Initrode']" in lines  # history
+    assert "Initrode 1" in lines  # get(as_of=) the first version's instant
+    assert "[]" in lines and "account.updated 3" in lines  # the feed resumed from its cursor, then followed

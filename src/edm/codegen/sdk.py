@@ -3,8 +3,9 @@
 ``python -m edm.codegen`` rewrites, under ``src/edm/sdk/``:
 
 - ``types/<object>.py`` per resource: the response model (one ``Optional``
-  attribute per manifest field, each with its description) and a ``Literal``
-  per enum field for the arguments;
+  attribute per manifest field, each with its description), a ``Literal``
+  per enum field for the arguments, and, when the resource has a history and
+  a change feed, the models of a history entry and of an event;
 - ``types/address.py`` when a resource has an ``addresses`` field: ``Address``,
   ``AddressParam``, ``AddressType``, ``AddressInput`` (shared by all resources);
 - ``types/__init__.py``: every name of the above;
@@ -89,8 +90,9 @@ KINDS: dict[str, KindType] = {
 }
 
 # The operations the SDK knows, in the order their methods are written.
-OPERATIONS = ("list", "get", "create", "update", "delete", "restore", "purge")
-_ITEM_OPERATIONS = {"get", "update", "delete", "restore", "purge"}
+OPERATIONS = ("list", "get", "create", "update", "delete", "restore", "purge", "history", "events")
+_ITEM_OPERATIONS = {"get", "update", "delete", "restore", "purge", "history"}
+_CHANGE_OPERATIONS = {"history", "events"}  # they need the manifest's ``changes``
 _VERBS = {
     "list": "GET",
     "get": "GET",
@@ -99,6 +101,8 @@ _VERBS = {
     "delete": "DELETE",
     "restore": "POST",
     "purge": "DELETE",
+    "history": "GET",
+    "events": "GET",
 }
 
 # The list query parameters (docs/listing.md), in the order of the ``list()`` signature.
@@ -152,10 +156,25 @@ class ResourceSpec:
     operations: dict[str, OperationSpec]
     fields: tuple[FieldSpec, ...]
     listing: dict[str, Any]
+    changes: dict[str, Any]  # history_ops, event_types, event_record_key (empty without history or feed)
 
     @property
     def model(self) -> str:
         return camel(self.object)
+
+    @property
+    def history_model(self) -> str:
+        return self.model + "HistoryEntry"
+
+    @property
+    def event_model(self) -> str:
+        return self.model + "Event"
+
+    @property
+    def change_models(self) -> list[str]:
+        """The models of the history and feed operations the resource has."""
+        ops = self.operations
+        return [name for op, name in (("history", self.history_model), ("events", self.event_model)) if op in ops]
 
     @property
     def sync_class(self) -> str:
@@ -259,6 +278,20 @@ def _operation(entry: dict[str, Any], resource_path: str, where: str) -> Operati
     )
 
 
+def _changes(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """The manifest's ``changes`` of a resource with a history or a change feed, checked."""
+    changes = dict(_require(entry, "changes", where))
+    where = f"{where}.changes"
+    for key in ("history_ops", "event_types"):
+        values = _require(changes, key, where)
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise CodegenError(f"{where}.{key}: expected a list of names, got {values!r}")
+    _identifier(_require(changes, "event_record_key", where), f"{where}.event_record_key")
+    if changes["event_record_key"] in ("id", "type", "version", "at", "by", "data"):
+        raise CodegenError(f"{where}.event_record_key: {changes['event_record_key']!r} is another key of an event")
+    return changes
+
+
 def parse(manifest: dict[str, Any]) -> list[ResourceSpec]:
     """The resources of the manifest, checked: anything unknown is a ``CodegenError``."""
     resources: list[ResourceSpec] = []
@@ -278,6 +311,7 @@ def parse(manifest: dict[str, Any]) -> list[ResourceSpec]:
         if len({f.name for f in fields}) != len(fields):
             raise CodegenError(f"{where}: a field is named twice")
         listing = dict(entry.get("listing") or {})
+        changes = _changes(entry, where) if _CHANGE_OPERATIONS & set(by_name) else {}
         if "list" in by_name:
             known = {manifest_name for _, manifest_name, _ in LIST_PARAMETERS}
             given = set(_require(listing, "parameters", f"{where}.listing"))
@@ -293,10 +327,11 @@ def parse(manifest: dict[str, Any]) -> list[ResourceSpec]:
             operations={op: by_name[op] for op in OPERATIONS if op in by_name},
             fields=fields,
             listing=listing,
+            changes=changes,
         )
         if any(op.path_params for op in operations):
             resource.id_param()
-        names = [resource.model, *(resource.literal_name(f) for f in fields if f.enum)]
+        names = [resource.model, *resource.change_models, *(resource.literal_name(f) for f in fields if f.enum)]
         if len(set(names)) != len(names) or set(names) & set(_ADDRESS_NAMES):
             raise CodegenError(f"{where}: generated names collide: {names}")
         resources.append(resource)
@@ -512,9 +547,60 @@ def render_types(resource: ResourceSpec) -> str:
             f"{field.name}: Optional[{kind.model}] = Field(", ["default=None", f"description={description}"], "    "
         )
     blocks.append(model)
+    if "history" in resource.operations:
+        blocks.append(_history_model(resource, imports))
+    if "events" in resource.operations:
+        blocks.append(_event_model(resource, imports))
     doc = f"The ``{resource.object}`` object of ``{resource.path}``.\n\n``{resource.model}`` is the model calls return"
-    doc += f"; {code_list(literals)} the ``Literal`` types of arguments." if literals else "."
-    return module(doc, imports, [resource.model, *literals], blocks)
+    doc += f"; {code_list(literals)} the ``Literal`` types of arguments" if literals else ""
+    if resource.change_models:
+        doc += f"; {code_list(resource.change_models)} what ``history`` and ``events`` yield"
+    summary, details = doc.split("\n\n", 1)
+    names = [resource.model, *resource.change_models, *literals]
+    return module(f"{summary}\n\n{fill(details + '.')}", imports, names, blocks)
+
+
+def _attributes(rows: Sequence[tuple[str, str, str]]) -> list[str]:
+    """``name: annotation = Field(description=…)`` lines; an ``Optional`` annotation defaults to ``None``."""
+    lines: list[str] = []
+    for name, annotation, description in rows:
+        default = ["default=None"] if annotation.startswith("Optional[") else []
+        items = [*default, f"description={py_str(description)}"]
+        lines += bracketed(f"{name}: {annotation} = Field(", items, "    ")
+    return lines
+
+
+def _history_model(resource: ResourceSpec, imports: Imports) -> list[str]:
+    imports.add("typing", "Any")
+    imports.add("edm.sdk._models", "UTCDateTime")
+    obj, ops = resource.object, resource.changes["history_ops"]
+    doc = f"One version of {article(obj)} in its history (``{resource.sdk}.history``), newest first."
+    rows = [
+        ("version", "int", f"The {obj}'s version after this write."),
+        ("op", "str", f"The write that made this version. One of: {', '.join(ops)}."),
+        ("at", "UTCDateTime", "When (UTC)."),
+        ("by", "str", "The ``sub`` of the caller who wrote."),
+        ("app_id", "Optional[str]", "The app of the caller who wrote (``None``: a person)."),
+        ("changes", "Optional[dict[str, list[Any]]]", "``{field: [old, new]}``; a create lists the fields it set."),
+    ]
+    return [f"class {resource.history_model}(BaseRecord):", *docstring(doc, "    "), "", *_attributes(rows)]
+
+
+def _event_model(resource: ResourceSpec, imports: Imports) -> list[str]:
+    imports.add("edm.sdk._models", "UTCDateTime")
+    obj, types = resource.object, resource.changes["event_types"]
+    data = f"``data`` is the {obj} after the change (``None`` for a purge, and for every event of a purged {obj})."
+    doc = f"A change to {article(obj)}, as the change feed (``{resource.sdk}.events``) yields it.\n\n" + fill(data)
+    rows = [
+        ("id", "str", "The event's id (``evt_…``), the same in webhooks and NATS messages."),
+        ("type", "str", f"What happened. One of: {', '.join(types)}."),
+        (resource.changes["event_record_key"], "str", f"The {obj}'s id."),
+        ("version", "int", f"The {obj}'s version after the change."),
+        ("at", "UTCDateTime", "When (UTC)."),
+        ("by", "str", "The ``sub`` of the caller who wrote."),
+        ("data", f"Optional[{resource.model}]", f"The {obj} after the change."),
+    ]
+    return [f"class {resource.event_model}(BaseRecord):", *docstring(doc, "    "), "", *_attributes(rows)]
 
 
 def render_types_init(resources: Sequence[ResourceSpec], address: dict[str, Any] | None) -> str:
@@ -522,7 +608,7 @@ def render_types_init(resources: Sequence[ResourceSpec], address: dict[str, Any]
     names: list[str] = []
     literals: dict[str, tuple[str, ...]] = {}  # the same Literal in two resources is exported once
     for resource in resources:
-        own = [resource.model]
+        own = [resource.model, *resource.change_models]
         for field in resource.fields:
             if field.enum:
                 name = resource.literal_name(field)
@@ -608,7 +694,7 @@ class _Methods:
 
     def _call(self, verb: str, op: OperationSpec, arguments: list[str], returns: bool = True) -> list[str]:
         call = f"self.{verb}("
-        if self.is_async and verb != "_get_api_list":
+        if self.is_async and verb not in ("_get_api_list", "_get_api_page", "_get_api_events"):
             call = "await " + call
         if returns:
             call = "return " + call
@@ -637,10 +723,37 @@ class _Methods:
         )
 
     def op_get(self, op: OperationSpec) -> list[str]:
-        arguments = [f"cast_to={self.r.model}", 'query={"include_deleted": "true"} if include_deleted else None']
-        body = self._call("_get", op, arguments)
-        params = [f"{self._id()}: str", "*", "include_deleted: bool = False", *_CALL_OPTIONS]
-        return self._def("get", params, self.r.model, self._get_doc(), body)
+        params = [f"{self._id()}: str", "*", "include_deleted: bool = False"]
+        if "history" in self.r.operations:  # as_of reads the record's history
+            self.imports.add("edm.sdk._types", "DateTimeInput")
+            self.imports.add("edm.sdk.resources._resource", "get_query")
+            params.append("as_of: DateTimeInput | None = None")
+            query = "query=get_query(include_deleted=include_deleted, as_of=as_of)"
+        else:
+            query = 'query={"include_deleted": "true"} if include_deleted else None'
+        body = self._call("_get", op, [f"cast_to={self.r.model}", query])
+        return self._def("get", [*params, *_CALL_OPTIONS], self.r.model, self._get_doc(), body)
+
+    def op_history(self, op: OperationSpec) -> list[str]:
+        page = "AsyncPaginator" if self.is_async else "SyncPage"
+        self.imports.add("edm.sdk.pagination", page)
+        self.imports.add(self.r.types_module, self.r.history_model)
+        params = [f"{self._id()}: str", "*", "limit: int | None = None", "cursor: str | None = None", *_CALL_OPTIONS]
+        arguments = [f"model={self.r.history_model}", 'params={"limit": limit}', "cursor=cursor"]
+        body = self._call("_get_api_page", op, arguments)
+        returns = f"{page}[{self.r.history_model}]"
+        return self._def("history", params, returns, self._history_doc(), body, False)
+
+    def op_events(self, op: OperationSpec) -> list[str]:
+        stream = "AsyncEventStream" if self.is_async else "EventStream"
+        self.imports.add("edm.sdk.pagination", stream)
+        self.imports.add(self.r.types_module, self.r.event_model)
+        params = ["*", "after: str | None = None", "limit: int | None = None", "follow: bool = False"]
+        params += ["interval: float = 1.0", *_CALL_OPTIONS]
+        arguments = [f"model={self.r.event_model}", "after=after", "limit=limit", "follow=follow", "interval=interval"]
+        body = self._call("_get_api_events", op, arguments)
+        returns = f"{stream}[{self.r.event_model}]"
+        return self._def("events", params, returns, self._events_doc(), body, False)
 
     def op_create(self, op: OperationSpec) -> list[str]:
         fields = self.r.client_fields
@@ -745,10 +858,64 @@ class _Methods:
     def _get_doc(self) -> str:
         if self.is_async:
             return self._see(f"Fetch one live {self.r.object}", "get")
+        obj = self.r.object
+        text = "Raises ``NotFoundError`` when it is missing, deleted or not yours"
+        example = f"    {obj} = {self.r.sdk}.get({self._example_id()})"
+        if "history" in self.r.operations:
+            text += (
+                f".  ``as_of`` (an aware datetime or an RFC 3339 string) gives the {obj} as it was then, rebuilt"
+                f" from its history: ``NotFoundError`` if it did not exist then, or was deleted then"
+                " (unless ``include_deleted=True``)"
+            )
+            example += f'\n    then = {self.r.sdk}.get({obj}.id, as_of="2026-01-31T09:00:00Z")'
         return (
-            f"Fetch one live {self.r.object} (``include_deleted=True``: soft-deleted too).\n\n"
-            "Raises ``NotFoundError`` when it is missing, deleted or not yours::\n\n"
-            f"    {self.r.object} = {self.r.sdk}.get({self._example_id()})"
+            f"Fetch one live {obj} (``include_deleted=True``: soft-deleted too).\n\n"
+            + fill(text + "::")
+            + f"\n\n{example}"
+        )
+
+    def _history_doc(self) -> str:
+        obj = self.r.object
+        if self.is_async:
+            return (
+                f"The history of {article(obj)}: ``async for`` every version, newest first.\n\n"
+                f"The arguments are those of ``{self.sync_class}.history``::\n\n"
+                f"    async for entry in {self.r.sdk}.history({obj}.id):\n        print(entry.version, entry.op)"
+            )
+        text = (
+            f"Each entry says which write made the version (``op``: {code_list(self.r.changes['history_ops'])}),"
+            " when (``at``), by whom (``by``, and ``app_id`` for an app's key) and what it changed"
+            f" (``changes``, ``{{field: [old, new]}}``).  ``NotFoundError`` for a purged {obj}.  ``limit`` is"
+            " the page size; ``cursor`` resumes from a page's ``next_cursor``::"
+        )
+        return (
+            f"The history of {article(obj)}, newest first; iterate the result to walk every page.\n\n"
+            + fill(text)
+            + f"\n\n    for entry in {self.r.sdk}.history({obj}.id):\n"
+            + "        print(entry.version, entry.op, entry.by, entry.changes)"
+        )
+
+    def _events_doc(self) -> str:
+        r = self.r
+        if self.is_async:
+            return (
+                f"The change feed of {r.name}: ``async for`` every event after ``after``.\n\n"
+                f"The arguments are those of ``{self.sync_class}.events``::\n\n"
+                f"    async for event in {r.sdk}.events(after=saved):\n        print(event.type, event.version)"
+            )
+        text = (
+            f"Every change to your {r.name} in commit order, each exactly once, from the first event"
+            " (or after ``after``, a cursor you saved).  ``.cursor`` is where to resume: save it after applying"
+            " an event.  The iteration ends where the feed ends; ``follow=True`` waits ``interval`` seconds and"
+            " asks again, until you ``break``.  ``limit`` is the page size::"
+        )
+        key = r.changes["event_record_key"]
+        return (
+            f"Follow the change feed of {r.name}: an iterator of typed events that remembers its cursor.\n\n"
+            + fill(text)
+            + f"\n\n    events = {r.sdk}.events(after=saved, follow=True)\n"
+            + f"    for event in events:\n        apply(event.type, event.{key}, event.data)\n"
+            + "        saved = events.cursor"
         )
 
     def _create_doc(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from edm.crm.engine import formats
 from edm.crm.engine.engine import RecordEngine
+from edm.crm.engine.events import OPS, event_type
 from edm.crm.engine.fields import (
     ADDRESS_KEYS,
     ADDRESS_TYPES,
@@ -173,6 +174,11 @@ def _resource(engine: RecordEngine) -> dict[str, Any]:
             "max_q_length": MAX_Q_LENGTH,
             "parameters": [*(p for p in PARAMETERS if p != "q" or resource.searched), "filter[...]"],
         },
+        "changes": {
+            "history_ops": [op for op in OPS if op != "purge"],
+            "event_types": [event_type(resource.noun, op) for op in OPS],
+            "event_record_key": resource.id_parameter,
+        },
         "requests": {
             "max_body_bytes": MAX_BODY_BYTES,
             "update_media_types": ["application/json", "application/merge-patch+json"],
@@ -248,6 +254,16 @@ _FIELD = {
         "description": {"type": "string"},
     },
 }
+_CHANGES = {
+    "type": "object",
+    "description": "What the history and change feed operations return (docs/changes.md).",
+    "required": ["history_ops", "event_types", "event_record_key"],
+    "properties": {
+        "history_ops": {**_STRINGS, "description": "The `op` of a history entry."},
+        "event_types": {**_STRINGS, "description": "The `type` of a feed event, e.g. `account.updated`."},
+        "event_record_key": {"type": "string", "description": "The key of an event naming its record, e.g. `account_id`."},
+    },
+}
 MANIFEST_SCHEMA = {
     "type": "object",
     "description": "What the API offers: resources, operations, SDK methods and each resource's field table.",
@@ -271,6 +287,7 @@ MANIFEST_SCHEMA = {
                     "operations": {"type": "array", "items": _OPERATION},
                     "fields": {"type": "array", "items": _FIELD},
                     "listing": {"type": "object"},
+                    "changes": _CHANGES,
                     "requests": {"type": "object"},
                 },
             },

@@ -17,14 +17,27 @@ One page at a time: ``.data``, ``.has_more``, ``.next_cursor``, ``.total``
 
 The async ``list()`` returns an ``AsyncPaginator``: ``await`` it for the first
 ``AsyncPage``, or ``async for`` over it for every record.
+
+A change feed (``events()``) is an ``EventStream`` (``AsyncEventStream``):
+iterating it yields every event after ``after``, page by page; ``.cursor`` is
+where to resume; with ``follow=True`` it does not stop at the end of the feed
+but asks again every ``interval`` seconds::
+
+    events = client.customer.accounts.events(after=saved, follow=True)
+    for event in events:
+        apply(event)
+        save(events.cursor)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
-__all__ = ["SyncPage", "AsyncPage", "AsyncPaginator"]
+import anyio
+
+__all__ = ["SyncPage", "AsyncPage", "AsyncPaginator", "EventPage", "EventStream", "AsyncEventStream"]
 
 T = TypeVar("T")
 
@@ -126,3 +139,122 @@ class AsyncPaginator(Generic[T]):
         page = await self
         async for item in page:
             yield item
+
+
+class EventPage(Generic[T]):
+    """One page of a change feed: ``data``, ``has_more`` and ``next_cursor`` (always a string: where it ends)."""
+
+    def __init__(self, *, data: list[T], has_more: bool, next_cursor: str) -> None:
+        self.data = data
+        self.has_more = has_more
+        self.next_cursor = next_cursor
+
+    def __repr__(self) -> str:
+        return f"EventPage(data=<{len(self.data)} events>, has_more={self.has_more})"
+
+
+class _StreamBase(Generic[T]):
+    def __init__(self, *, after: str | None, follow: bool, interval: float) -> None:
+        if interval < 0:
+            raise ValueError(f"interval must be a number of seconds >= 0, not {interval!r}")
+        self.cursor = after
+        self.follow = follow
+        self.interval = interval
+
+    def _advance(self, page: EventPage[T]) -> None:
+        self.cursor = page.next_cursor
+
+    def _wait_after(self, page: EventPage[T]) -> bool | None:
+        """None: stop; False: read on at once; True: wait ``interval`` first (the feed is caught up)."""
+        if page.has_more:
+            return False
+        return True if self.follow else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(cursor={self.cursor!r}, follow={self.follow})"
+
+
+class EventStream(_StreamBase[T]):
+    """A change feed to iterate: every event after ``after``, in commit order, fetched page by page.
+
+    ``cursor`` is where to resume (pass it as ``after`` later): ``None`` before
+    the first page, then the ``next_cursor`` of the last page read.  It moves
+    to a page's end as that page's last event is yielded, so saving it after
+    applying each event never skips one (resuming from a cursor saved in the
+    middle of a page repeats that page's earlier events: apply by ``version``).
+    Without ``follow`` the iteration ends where the feed ends; with it, the
+    stream waits ``interval`` seconds and asks again, until you ``break``.
+    """
+
+    def __init__(
+        self, *, fetch: Callable[[str | None], EventPage[T]], after: str | None, follow: bool, interval: float
+    ) -> None:
+        super().__init__(after=after, follow=follow, interval=interval)
+        self._fetch = fetch
+
+    def iter_pages(self) -> Iterator[EventPage[T]]:
+        """Each page from ``cursor`` on (empty ones too when following); ``cursor`` moves as each is yielded."""
+        while True:
+            page = self._fetch(self.cursor)
+            self._advance(page)
+            yield page
+            wait = self._wait_after(page)
+            if wait is None:
+                return
+            if wait:
+                time.sleep(self.interval)
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            page = self._fetch(self.cursor)
+            for index, event in enumerate(page.data):
+                if index == len(page.data) - 1:
+                    self._advance(page)
+                yield event
+            self._advance(page)
+            wait = self._wait_after(page)
+            if wait is None:
+                return
+            if wait:
+                time.sleep(self.interval)
+
+
+class AsyncEventStream(_StreamBase[T]):
+    """The async ``EventStream``: ``async for event in stream``; ``cursor``, ``follow`` and ``interval`` alike."""
+
+    def __init__(
+        self,
+        *,
+        fetch: Callable[[str | None], Awaitable[EventPage[T]]],
+        after: str | None,
+        follow: bool,
+        interval: float,
+    ) -> None:
+        super().__init__(after=after, follow=follow, interval=interval)
+        self._fetch = fetch
+
+    async def iter_pages(self) -> AsyncIterator[EventPage[T]]:
+        """Each page from ``cursor`` on (empty ones too when following); ``cursor`` moves as each is yielded."""
+        while True:
+            page = await self._fetch(self.cursor)
+            self._advance(page)
+            yield page
+            wait = self._wait_after(page)
+            if wait is None:
+                return
+            if wait:
+                await anyio.sleep(self.interval)
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        while True:
+            page = await self._fetch(self.cursor)
+            for index, event in enumerate(page.data):
+                if index == len(page.data) - 1:
+                    self._advance(page)
+                yield event
+            self._advance(page)
+            wait = self._wait_after(page)
+            if wait is None:
+                return
+            if wait:
+                await anyio.sleep(self.interval)

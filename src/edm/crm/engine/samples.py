@@ -108,7 +108,8 @@ def resource_samples(resource: Resource) -> dict[str, list[dict[str, str]]]:
         "purge": curl("DELETE", item, _AUTH, query="?purge=true"),
         "restore": curl("POST", item + "/restore", _AUTH),
         "history": curl("GET", item + "/history", _AUTH),
-        "events": curl("GET", path + "/events", _AUTH, '-d after="$EDM_FEED_CURSOR"', "-d limit=100"),
+        # From the first event: a consumer adds `-d after=<the next_cursor it saved>` (docs/changes.md).
+        "events": curl("GET", path + "/events", _AUTH, "-d limit=100"),
     }
     one = f"{noun} = "
     pythons = {
@@ -122,7 +123,7 @@ def resource_samples(resource: Resource) -> dict[str, list[dict[str, str]]]:
         "restore": one + _call(f"{sdk}.restore", quoted_id) + f"\nprint({noun}.id, {noun}.version)\n",
         "history": f"for entry in {_call(f'{sdk}.history', quoted_id)}:  # newest first, every page\n"
         "    print(entry.version, entry.op, entry.by, entry.changes)\n",
-        "events": f"events = {sdk}.events()  # from the first event; pass after=<a saved cursor> to resume\n"
+        "events": f"events = {sdk}.events()  # from the first event; after=<a saved cursor> resumes\n"
         "for event in events:  # every page, fetched as needed (follow=True waits for new events)\n"
         f"    print(event.type, event.{resource.id_parameter}, event.version)\n"
         "print(events.cursor)  # save it: where to resume\n",

@@ -16,13 +16,18 @@ Everything else is here, once, for every resource:
 - a ``PATCH`` is a JSON Merge Patch (``application/merge-patch+json``);
 - a ``POST`` (create, restore) carries one ``Idempotency-Key``, the caller's or
   a fresh uuid4, fixed before the first attempt so every retry reuses it;
-- a list returns a ``SyncPage`` / ``AsyncPaginator`` that fetches the next
-  pages with the same arguments and the page's ``next_cursor``.
+- a list (and a record's history) returns a ``SyncPage`` / ``AsyncPaginator``
+  that fetches the next pages with the same arguments and the page's
+  ``next_cursor``;
+- a change feed returns an ``EventStream`` / ``AsyncEventStream`` that reads
+  on from each page's ``next_cursor`` (and, following, waits and asks again);
+- ``as_of=`` is sent as RFC 3339 in UTC (a naive datetime is refused).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -30,14 +35,14 @@ import httpx
 from pydantic import BaseModel
 
 from edm.sdk._base_client import RequestOptions, new_idempotency_key
-from edm.sdk._query import list_params
-from edm.sdk._types import NOT_GIVEN, NotGiven, Timeout
-from edm.sdk.pagination import AsyncPage, AsyncPaginator, SyncPage
+from edm.sdk._query import encode_value, list_params
+from edm.sdk._types import NOT_GIVEN, DateTimeInput, NotGiven, Timeout
+from edm.sdk.pagination import AsyncEventStream, AsyncPage, AsyncPaginator, EventPage, EventStream, SyncPage
 
 if TYPE_CHECKING:
     from edm.sdk._base_client import AsyncAPIClient, SyncAPIClient
 
-__all__ = ["SyncAPIResource", "AsyncAPIResource", "build_path", "MERGE_PATCH"]
+__all__ = ["SyncAPIResource", "AsyncAPIResource", "build_path", "get_query", "MERGE_PATCH"]
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -51,6 +56,20 @@ def build_path(template: str, **params: str) -> str:
         if not isinstance(value, str) or not value:
             raise ValueError(f"expected a non-empty {name.replace('_', ' ')}, got {value!r}")
     return template.format(**{name: quote(value, safe="") for name, value in params.items()})
+
+
+def get_query(*, include_deleted: bool = False, as_of: DateTimeInput | None = None) -> dict[str, str] | None:
+    """The query of ``get``: ``include_deleted=true`` and ``as_of`` when given, else none at all."""
+    query: dict[str, str] = {}
+    if include_deleted:
+        query["include_deleted"] = "true"
+    if as_of is not None:
+        if isinstance(as_of, datetime) and as_of.tzinfo is None:
+            raise ValueError(f"as_of {as_of.isoformat()} has no timezone; pass an aware datetime (tzinfo=timezone.utc)")
+        if not isinstance(as_of, (datetime, str)) or not as_of:
+            raise ValueError(f"as_of must be an aware datetime or an RFC 3339 string, not {as_of!r}")
+        query["as_of"] = encode_value(as_of)
+    return query or None
 
 
 # --------------------------------------------------------------------------- shared, no I/O
@@ -94,6 +113,19 @@ def _list_options(
         headers=_headers(extra_headers),
         timeout=timeout,
     )
+
+
+def _page_options(
+    path: str,
+    params: Mapping[str, Any],
+    cursor: tuple[str, str | None],
+    extra_headers: Mapping[str, str] | None,
+    timeout: Timeout | NotGiven,
+) -> RequestOptions:
+    """A page of a history or a feed: the parameters given, and the cursor under its name (``cursor``, ``after``)."""
+    given = {**params, cursor[0]: cursor[1]}
+    query = [(name, encode_value(value)) for name, value in given.items() if value is not None]
+    return RequestOptions("GET", path, params=query, headers=_headers(extra_headers), timeout=timeout)
 
 
 def _post_options(
@@ -161,6 +193,15 @@ def _page_fields(response: httpx.Response, model: type[ModelT]) -> dict[str, Any
     }
 
 
+def _event_page(response: httpx.Response, model: type[ModelT]) -> EventPage[ModelT]:
+    body = response.json()
+    return EventPage(
+        data=[model.model_validate(event) for event in body["data"]],
+        has_more=bool(body.get("has_more")),
+        next_cursor=body["next_cursor"],
+    )
+
+
 # --------------------------------------------------------------------------- sync
 
 
@@ -197,6 +238,40 @@ class SyncAPIResource:
             return SyncPage(fetch=fetch, **_page_fields(response, model))
 
         return fetch(cursor)
+
+    def _get_api_page(
+        self,
+        path: str,
+        *,
+        model: type[ModelT],
+        params: Mapping[str, Any],
+        cursor: str | None,
+        extra_headers: Mapping[str, str] | None,
+        timeout: Timeout | NotGiven,
+    ) -> SyncPage[ModelT]:
+        def fetch(page_cursor: str | None) -> SyncPage[ModelT]:
+            options = _page_options(path, params, ("cursor", page_cursor), extra_headers, timeout)
+            return SyncPage(fetch=fetch, **_page_fields(self._client.request(options), model))
+
+        return fetch(cursor)
+
+    def _get_api_events(
+        self,
+        path: str,
+        *,
+        model: type[ModelT],
+        after: str | None,
+        limit: int | None,
+        follow: bool,
+        interval: float,
+        extra_headers: Mapping[str, str] | None,
+        timeout: Timeout | NotGiven,
+    ) -> EventStream[ModelT]:
+        def fetch(cursor: str | None) -> EventPage[ModelT]:
+            options = _page_options(path, {"limit": limit}, ("after", cursor), extra_headers, timeout)
+            return _event_page(self._client.request(options), model)
+
+        return EventStream(fetch=fetch, after=after, follow=follow, interval=interval)
 
     def _post(
         self,
@@ -277,6 +352,40 @@ class AsyncAPIResource:
             return AsyncPage(fetch=fetch, **_page_fields(response, model))
 
         return AsyncPaginator(lambda: fetch(cursor))
+
+    def _get_api_page(
+        self,
+        path: str,
+        *,
+        model: type[ModelT],
+        params: Mapping[str, Any],
+        cursor: str | None,
+        extra_headers: Mapping[str, str] | None,
+        timeout: Timeout | NotGiven,
+    ) -> AsyncPaginator[ModelT]:
+        async def fetch(page_cursor: str | None) -> AsyncPage[ModelT]:
+            options = _page_options(path, params, ("cursor", page_cursor), extra_headers, timeout)
+            return AsyncPage(fetch=fetch, **_page_fields(await self._client.request(options), model))
+
+        return AsyncPaginator(lambda: fetch(cursor))
+
+    def _get_api_events(
+        self,
+        path: str,
+        *,
+        model: type[ModelT],
+        after: str | None,
+        limit: int | None,
+        follow: bool,
+        interval: float,
+        extra_headers: Mapping[str, str] | None,
+        timeout: Timeout | NotGiven,
+    ) -> AsyncEventStream[ModelT]:
+        async def fetch(cursor: str | None) -> EventPage[ModelT]:
+            options = _page_options(path, {"limit": limit}, ("after", cursor), extra_headers, timeout)
+            return _event_page(await self._client.request(options), model)
+
+        return AsyncEventStream(fetch=fetch, after=after, follow=follow, interval=interval)
 
     async def _post(
         self,

@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
-from edm.sdk.types.account import Account, SourceType
+from edm.sdk.types.account import Account, AccountEvent, AccountHistoryEntry, SourceType
 from edm.sdk.types.address import Address, AddressInput, AddressParam, AddressType
 
-__all__ = ["Account", "SourceType", "Address", "AddressParam", "AddressType", "AddressInput"]
+__all__ = [
+    "Account",
+    "AccountHistoryEntry",
+    "AccountEvent",
+    "SourceType",
+    "Address",
+    "AddressParam",
+    "AddressType",
+    "AddressInput",
+]

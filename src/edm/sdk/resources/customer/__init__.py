@@ -16,7 +16,7 @@ class Customer(SyncAPIResource):
 
     @cached_property
     def accounts(self) -> Accounts:
-        """``client.customer.accounts``: list, get, create, update, delete, restore, purge."""
+        """``client.customer.accounts``: list, get, create, update, delete, restore, purge, history, events."""
         return Accounts(self._client)
 
 
@@ -25,5 +25,5 @@ class AsyncCustomer(AsyncAPIResource):
 
     @cached_property
     def accounts(self) -> AsyncAccounts:
-        """``client.customer.accounts``: list, get, create, update, delete, restore, purge."""
+        """``client.customer.accounts``: list, get, create, update, delete, restore, purge, history, events."""
         return AsyncAccounts(self._client)
