@@ -73,12 +73,14 @@ def locker(database_urls: dict[str, str]) -> Iterator[Locker]:
     conn.close()
 
 
-def _waiting_backends(locker: Locker, statement_start: str) -> list[int]:
+def _waiting_backends(locker: Locker, statement: str) -> list[int]:
+    """Backends waiting on a lock in a statement containing ``statement`` (a write is one statement whose
+    data-modifying CTEs also record its change event: ``WITH written AS (INSERT INTO accounts …)``)."""
     locker.sql("SELECT pg_stat_clear_snapshot()")  # the activity view is otherwise frozen for the transaction
     rows = locker.sql(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         " AND query LIKE $1 AND pid <> pg_backend_pid()",
-        statement_start + "%",
+        f"%{statement}%",
     )
     return [row["pid"] for row in rows]
 

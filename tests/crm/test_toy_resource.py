@@ -143,7 +143,10 @@ def test_openapi_and_manifest_describe_it(toy: Api) -> None:
     manifest = toy.http.get("/api/v1/manifest").json()
     widgets = next(r for r in manifest["resources"] if r["name"] == "widgets")
     assert widgets["sdk"] == "client.customer.widgets" and widgets["id_prefix"] == "wgt"
-    assert [op["name"] for op in widgets["operations"]] == ["list", "create", "get", "update", "delete", "purge", "restore"]
+    assert [op["name"] for op in widgets["operations"]] == [
+        "list", "create", "events", "get", "update", "delete", "purge", "restore", "history"
+    ]  # fmt: skip
+    assert {PATH + "/events", PATH + "/{widget_id}/history"} <= document["paths"].keys()  # history and feed, for free
 
 
 @pytest.mark.parametrize("operation,check", [(o, c) for r, o, c in cases(TOYS) if r == "widgets"])
