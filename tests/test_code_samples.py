@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,10 @@ import pytest
 import edm
 from edm.crm.engine.samples import example_id
 from edm.crm.registry import REGISTRY
+from edm.crm.webhooks import openapi as webhook_docs
 from edm.server.openapi import build_openapi
-from tests.conftest import make_token
+from tests.conftest import SECRET, Started, base_settings, make_token
+from tests.webhooks.harness import Receiver, fresh_database
 
 SRC = str(Path(edm.__file__).resolve().parents[1])
 CURL = shutil.which("curl")
@@ -37,6 +41,8 @@ def _samples() -> list[Any]:
             if method == "parameters":
                 continue
             sdk_methods = operation.get("x-sdk-methods", [None])
+            if sdk_methods[0] and sdk_methods[0].startswith("client.webhooks."):
+                continue  # test_every_webhook_code_sample_runs_as_printed
             for sample in operation["x-codeSamples"]:
                 sdk = sdk_methods[1] if "(" in sample["label"] else sdk_methods[0]
                 resource = by_sdk[sdk.rsplit(".", 1)[0]] if sdk else None
@@ -113,3 +119,74 @@ def test_every_code_sample_runs_as_printed(
         assert record["id"] in output and f"{resource.noun}.created" in output
     else:
         assert name == "restore" and now.status_code == 200 and now.json()["is_deleted"] is False
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+def _webhook_samples() -> list[Any]:
+    found = []
+    for item in build_openapi()["paths"].values():
+        for method, operation in item.items():
+            if method != "parameters" and operation.get("x-sdk-methods", [""])[0].startswith("client.webhooks."):
+                name = operation["x-sdk-methods"][0].rsplit(".", 1)[1]
+                for sample in operation["x-codeSamples"]:
+                    found.append(pytest.param(name, sample, id=f"{operation['operationId']}-{sample['label']}"))
+    return found
+
+
+@pytest.fixture(scope="module")
+def hooks_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server that may call 127.0.0.1 (the receiver a user would run is on the internet), delivering itself."""
+    data_dir = tmp_path_factory.mktemp("samples-hooks")
+    with fresh_database("sqlite", data_dir) as database_url:
+        settings = replace(
+            base_settings(database_url, data_dir), jwt_secret=SECRET, webhooks_allow_private=True, webhooks_in_process=True
+        )
+        started = Started()
+        try:
+            yield started(settings)
+        finally:
+            started.stop()
+
+
+@pytest.mark.parametrize(("name", "sample"), _webhook_samples())
+def test_every_webhook_code_sample_runs_as_printed(hooks_server: str, name: str, sample: dict[str, str]) -> None:
+    """As above, with what a user supplies: their receiver's URL, and their endpoint's and delivery's ids."""
+    tenant = f"tenant-{uuid.uuid4().hex[:12]}"
+    token = make_token(tenant, scope="crm.admin crm.accounts.write")
+    http = httpx.Client(base_url=hooks_server, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": SRC, "EDM_BASE_URL": hooks_server, "EDM_TOKEN": token}
+    receiver = Receiver()
+    with receiver.serving() as url:
+        source = sample["source"].replace(webhook_docs.EXAMPLE_URL, url)
+        endpoint = delivery = None
+        if name != "create":
+            endpoint = http.post("/api/v1/crm/webhooks", json={"url": url, "events": ["*"]}).json()
+            source = source.replace(webhook_docs.EXAMPLE_ENDPOINT_ID, endpoint["id"])
+            if name == "update":
+                assert http.patch(f"/api/v1/crm/webhooks/{endpoint['id']}", json={"enabled": False}).status_code == 200
+            if name in ("deliveries", "replay"):
+                assert http.post("/api/v1/crm/accounts", json={"name": "Sample"}).status_code == 201
+                receiver.wait_for(1)
+                delivery = http.get(f"/api/v1/crm/webhooks/{endpoint['id']}/deliveries").json()["data"][0]
+                source = source.replace(webhook_docs.EXAMPLE_DELIVERY_ID, delivery["id"])
+        output = _run({**sample, "source": source}, env)
+        listed = http.get("/api/v1/crm/webhooks").json()["data"]
+        if name == "create":
+            assert len(listed) == 1 and listed[0]["id"] in output and listed[0]["url"] == url
+            return
+        assert endpoint is not None
+        if name == "list":
+            assert endpoint["id"] in output
+        elif name == "get":
+            assert "enabled" in output
+        elif name == "update":
+            assert listed[0]["status"] == "enabled"
+        elif name == "delete":
+            assert listed == []
+        elif name == "deliveries":
+            assert delivery is not None and ("account.created" in output or delivery["id"] in output)
+        else:
+            assert name == "replay" and delivery is not None
+            assert receiver.wait_for(2)[1].headers["webhook-id"] == delivery["event_id"]

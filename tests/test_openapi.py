@@ -99,7 +99,7 @@ def test_every_example_is_valid_against_its_schema(document: dict[str, Any]) -> 
             for media in operation["requestBody"]["content"].values():
                 _validator(document, media["schema"]).validate(media["example"])
                 examples += 1
-    assert examples == 3  # create (json), update (json, merge-patch)
+    assert examples == 6  # create (json), update (json, merge-patch); of accounts and of webhook endpoints
 
 
 def test_it_is_built_once_at_start_up(api: Api, tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_security_servers_tags(document: dict[str, Any]) -> None:
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
     assert document["security"] == [{"bearer": []}]
     assert document["servers"] and document["servers"][0]["url"] == "/"
-    assert {t["name"] for t in document["tags"]} == {"accounts", "meta"}
+    assert {t["name"] for t in document["tags"]} == {"accounts", "webhooks", "meta"}
     assert _operation(document, "get", "/api/v1/manifest")["security"] == []
 
 
@@ -190,6 +190,31 @@ def test_every_operation_has_its_sdk_name_scopes_and_tag(document: dict[str, Any
         "client.customer.accounts.purge",
     ]
     assert _operation(document, "delete", ITEM)["x-scopes"] == ["crm.accounts.write", "crm.admin"]
+
+
+def test_every_webhook_operation_is_documented_admin_only_with_its_sdk_method(document: dict[str, Any]) -> None:
+    found = {
+        (method, path): (op["operationId"], op["x-sdk-methods"], op["security"], op["tags"])
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if method != "parameters" and path.startswith("/api/v1/crm/webhooks")
+    }
+    names = {
+        ("post", ""): ("createWebhookEndpoint", "create"),
+        ("get", ""): ("listWebhookEndpoints", "list"),
+        ("get", "/{endpoint_id}"): ("getWebhookEndpoint", "get"),
+        ("patch", "/{endpoint_id}"): ("updateWebhookEndpoint", "update"),
+        ("delete", "/{endpoint_id}"): ("deleteWebhookEndpoint", "delete"),
+        ("get", "/{endpoint_id}/deliveries"): ("listWebhookDeliveries", "deliveries"),
+        ("post", "/{endpoint_id}/deliveries/{delivery_id}/replay"): ("replayWebhookDelivery", "replay"),
+    }
+    assert found == {
+        (method, "/api/v1/crm/webhooks" + tail): (op_id, [f"client.webhooks.{sdk}"], [{"bearer": ["crm.admin"]}], ["webhooks"])
+        for (method, tail), (op_id, sdk) in names.items()
+    }
+    created = _operation(document, "post", "/api/v1/crm/webhooks")["responses"]["201"]
+    assert created["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/WebhookEndpointWithSecret"}
+    assert "secret" not in document["components"]["schemas"]["WebhookEndpoint"]["properties"]
 
 
 def test_the_schemas_come_from_the_field_table(document: dict[str, Any]) -> None:

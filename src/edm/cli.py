@@ -1,4 +1,4 @@
-"""The ``edm`` command: ``serve``, ``migrate``, ``token`` and ``events tail``."""
+"""The ``edm`` command: ``serve``, ``worker``, ``migrate``, ``token`` and ``events tail``."""
 
 from __future__ import annotations
 
@@ -83,6 +83,42 @@ def serve(
             "edm.server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=settings.log_level
         )
     )
+
+
+@app.command()
+def worker(
+    database_url: str | None = typer.Option(None, help="Overrides EDM_DATABASE_URL."),
+    metrics_port: int | None = typer.Option(None, help="Serve the webhook metrics at /metrics on this port."),
+    metrics_host: str = typer.Option("127.0.0.1", help="The address --metrics-port listens on."),
+) -> None:
+    """Deliver webhooks (fan change events out to endpoints and send them) and, with EDM_NATS_URL,
+    publish every event to NATS JetStream (SIGTERM/Ctrl-C: stop)."""
+    import asyncio
+
+    from edm.server.observability import configure_logging
+    from edm.server.worker import run_worker
+
+    if database_url:
+        os.environ["EDM_DATABASE_URL"] = database_url
+    try:
+        settings = load_settings()
+        settings.validate_database()
+    except SettingsError as exc:
+        _fail(str(exc))
+    configure_logging(settings.log_level)
+    nats = f", publishing to NATS at {settings.nats_url}" if settings.nats_url else ""
+    typer.echo(f"edm: worker (webhooks{nats}) on database {_shown_database(settings)}", err=True)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C; leases cover sends cut short
+    try:
+        asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:
+        pass
 
 
 def _check_host(host: str) -> None:

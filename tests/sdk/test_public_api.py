@@ -60,6 +60,7 @@ def test_edm_all_is_what_we_mean() -> None:
         "RateLimitError",
         "InternalServerError",
         "ErrorDetail",
+        "webhooks",
     ]
     assert set(edm.__all__) - {"__version__"} == set(edm.sdk.__all__)
     for name in edm.__all__:

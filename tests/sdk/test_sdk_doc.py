@@ -59,6 +59,7 @@ def test_the_guides_python_blocks_run(live_server: str, tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert "None {'tier': 'gold', 'seats': 40}" in lines  # update: None clears, custom_fields merge
     assert "403 forbidden" in lines  # a person's session cannot purge
+    assert "webhooks: 403 forbidden" in lines  # nor manage webhooks
     assert "2 4 True" in lines  # a page of 2 of the 4 accounts
     assert any(line.startswith("website — ") for line in lines)  # the problem names the field
     assert "2 update ['Initrode', 'Initrode Corp']" in lines and "1 create [None, 'Initrode']" in lines  # history

@@ -58,7 +58,11 @@ class Database:
     """SQLite through SQLAlchemy's async engine; PostgreSQL through an asyncpg
     pool with statements compiled by SQLAlchemy (``edm.kit.pg``)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, as_owner: bool = False) -> None:
+        """``as_owner``: on PostgreSQL, stay the database URL's own user instead of
+        switching to the app role (background work across tenants, such as the
+        webhook worker, which a policy for the tables' owner lets see every
+        tenant's rows)."""
         url = settings.resolved_database_url
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._pool_size = settings.db_pool_size
@@ -104,6 +108,8 @@ class Database:
                 # startup parameter, even RESET ALL keeps it.
                 "role": settings.db_app_role,
             }
+            if as_owner:
+                del self._server_settings["role"]
 
     async def start(self) -> None:
         """Open the connections now rather than on the first request."""

@@ -91,6 +91,11 @@ class Settings:
     nats_url: str | None = None
     nats_stream: str = "EDM"
     nats_subject_prefix: str = "edm"
+    # Webhooks (docs/webhooks.md)
+    webhooks_allow_private: bool = False  # http and private addresses too: development and tests only
+    webhooks_retry_base_s: float = 10.0  # a failed delivery waits base·2ⁿ s (±25 %, at most 6 h)
+    webhooks_retry_for_s: float = 3 * 86_400.0  # retried this long; an endpoint failing this long is disabled
+    webhooks_in_process: bool | None = None  # None: the worker runs inside `edm serve` on SQLite only
 
     @property
     def sqlite_path(self) -> Path:
@@ -103,6 +108,11 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def webhooks_worker_in_serve(self) -> bool:
+        """Whether ``edm serve`` runs the webhook worker itself (always on the embedded SQLite default)."""
+        return self.is_sqlite if self.webhooks_in_process is None else self.webhooks_in_process
 
     @property
     def tenant_share(self) -> int:
@@ -198,6 +208,8 @@ class Settings:
             raise SettingsError("EDM_REDIS_TIMEOUT_MS must be at least 1")
         if self.rate_limit_burst < 1:
             raise SettingsError("EDM_RATE_LIMIT_BURST must be at least 1")
+        if not (0 < self.webhooks_retry_base_s < float("inf") and 0 < self.webhooks_retry_for_s < float("inf")):
+            raise SettingsError("EDM_WEBHOOKS_RETRY_BASE_S and EDM_WEBHOOKS_RETRY_FOR_S must be positive numbers of seconds")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("EDM_REDIS_URL must be redis://…, rediss://… or unix://…")
         self.validate_nats()
@@ -259,6 +271,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             nats_url=get("EDM_NATS_URL") or None,
             nats_stream=get("EDM_NATS_STREAM") or "EDM",
             nats_subject_prefix=get("EDM_NATS_SUBJECT_PREFIX") or "edm",
+            webhooks_allow_private=_bool(get("EDM_WEBHOOKS_ALLOW_PRIVATE")),
+            webhooks_retry_base_s=float(get("EDM_WEBHOOKS_RETRY_BASE_S") or 10),
+            webhooks_retry_for_s=float(get("EDM_WEBHOOKS_RETRY_FOR_S") or 3 * 86_400),
+            webhooks_in_process=_bool(get("EDM_WEBHOOKS_IN_PROCESS")) if get("EDM_WEBHOOKS_IN_PROCESS") else None,
         )
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

@@ -17,6 +17,7 @@ API manifest by ``python -m edm.codegen``; the SDK imports nothing of the server
 
 from __future__ import annotations
 
+from edm.sdk import webhooks
 from edm.sdk._client import AsyncClient, Client
 from edm.sdk._types import NOT_GIVEN, NotGiven
 from edm.sdk.errors import (
@@ -66,4 +67,5 @@ __all__ = [
     "RateLimitError",
     "InternalServerError",
     "ErrorDetail",
+    "webhooks",
 ]

@@ -20,6 +20,7 @@ import httpx
 from edm.sdk._base_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncAPIClient, SyncAPIClient
 from edm.sdk._types import NOT_GIVEN, NotGiven, Timeout
 from edm.sdk.resources.customer import AsyncCustomer, Customer
+from edm.sdk.resources.webhooks import AsyncWebhooks, Webhooks
 
 __all__ = ["Client", "AsyncClient"]
 
@@ -62,6 +63,11 @@ class Client(SyncAPIClient):
     def customer(self) -> Customer:
         """The customer domain: ``client.customer.accounts``."""
         return Customer(self)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """Webhook endpoints and their delivery log: ``client.webhooks`` (the ``crm.admin`` scope)."""
+        return Webhooks(self)
 
     def with_options(
         self,
@@ -126,6 +132,11 @@ class AsyncClient(AsyncAPIClient):
     def customer(self) -> AsyncCustomer:
         """The customer domain: ``client.customer.accounts``."""
         return AsyncCustomer(self)
+
+    @cached_property
+    def webhooks(self) -> AsyncWebhooks:
+        """Webhook endpoints and their delivery log: ``client.webhooks`` (the ``crm.admin`` scope)."""
+        return AsyncWebhooks(self)
 
     def with_options(
         self,

@@ -39,6 +39,7 @@ from edm.server.observability import (
 )
 from edm.server.openapi import build_openapi, docs_view
 from edm.server.routes import service_routes
+from edm.server.worker import run_worker
 
 __all__ = ["create_app", "EDMApp"]
 
@@ -158,6 +159,9 @@ class EDMApp:
             asyncio.create_task(watch_pool(self.state.db)),
             asyncio.create_task(self.state.verifier.keep_keys_fresh()),
         ]
+        if self.settings.webhooks_worker_in_serve:
+            # deliveries (and NATS publishing) run in this process too, never in a request
+            self._background.append(asyncio.create_task(run_worker(self.settings)))
         if self.settings.migrate_on_start:
             self.state.db.unavailable = "the database is not reachable yet, or its schema is being brought up to date"
             self._background.append(asyncio.create_task(_migrate_when_reachable(self.state.db, self.settings)))
@@ -165,6 +169,7 @@ class EDMApp:
     async def _stop(self) -> None:
         for task in self._background:
             task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.state.db.dispose()
         await self.rate_limiter.close()
 

@@ -29,6 +29,8 @@ from edm.crm.engine.resource import ADMIN_SCOPE
 from edm.crm.engine.samples import ENVIRONMENT_NOTE, curl, resource_samples, sample
 from edm.crm.manifest import API_VERSION, MANIFEST_PATH, MANIFEST_SCHEMA, OPENAPI_PATH
 from edm.crm.registry import REGISTRY, Registry
+from edm.crm.webhooks import openapi as webhooks_openapi
+from edm.crm.webhooks.service import event_types
 from edm.kit.web.openapi import build_document
 from edm.kit.web.routing import Route
 from edm.server.routes import service_routes
@@ -44,6 +46,7 @@ def build_openapi(registry: Registry = REGISTRY, routes: Sequence[Route] | None 
     for engine in registry:
         schemas |= resource_schemas(engine.resource)
     schemas |= shared_schemas()
+    schemas |= webhooks_openapi.webhook_schemas(event_types(engine.resource.noun for engine in registry))
     schemas["Manifest"] = MANIFEST_SCHEMA
     scopes = ", ".join(f"`{s}`" for engine in registry for s in (engine.resource.read_scope, engine.resource.write_scope))
     document = build_document(
@@ -58,6 +61,7 @@ def build_openapi(registry: Registry = REGISTRY, routes: Sequence[Route] | None 
         },
         tags=[
             *({"name": e.resource.name, "description": f"{e.resource.description}: `{e.resource.sdk}`."} for e in registry),
+            webhooks_openapi.TAG,
             {"name": "meta", "description": "Documents about the API."},
         ],
         schemas=schemas,
@@ -78,7 +82,7 @@ def _add_code_samples(document: dict[str, Any], registry: Registry) -> None:
         f"{engine.resource.sdk}.{name}": samples
         for engine in registry
         for name, samples in resource_samples(engine.resource).items()
-    }
+    } | {f"client.webhooks.{name}": samples for name, samples in webhooks_openapi.webhook_samples().items()}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if method == "parameters":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edm.crm.registry import Registry
+from edm.crm.webhooks.routes import webhook_routes
 from edm.kit.web.routing import Route
 from edm.server import docs, documents, health, observability
 
@@ -17,4 +18,5 @@ META_ROUTES: tuple[Route, ...] = (
 
 
 def service_routes(registry: Registry) -> tuple[Route, ...]:
-    return (*registry.routes, *META_ROUTES)
+    nouns = [engine.resource.noun for engine in registry]
+    return (*registry.routes, *webhook_routes(nouns), *META_ROUTES)
