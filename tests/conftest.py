@@ -205,8 +205,15 @@ TEST_POOL_SIZE = 2
 
 
 def base_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    # The webhook worker stays out of test servers unless a test asks for it (webhooks_in_process=True):
+    # on SQLite it would otherwise poll the feed in every one of the suite's servers.
     settings = Settings(
-        data_dir=data_dir, database_url=database_url, jwt_secret=SECRET, db_pool_size=TEST_POOL_SIZE, **SUITE_RATE_LIMIT
+        data_dir=data_dir,
+        database_url=database_url,
+        jwt_secret=SECRET,
+        db_pool_size=TEST_POOL_SIZE,
+        webhooks_in_process=False,
+        **SUITE_RATE_LIMIT,
     )
     return replace(settings, **overrides)
 
