@@ -70,7 +70,7 @@ pytestmark = pytest.mark.slow  # fuzzing
 
 SCOPES = "crm.accounts.read crm.accounts.write crm.admin"
 SEED = int(os.environ.get("EDM_SCHEMATHESIS_SEED", "20261127"))
-MAX_EXAMPLES = 15  # per operation: 20 operations on two databases within the CI budget
+MAX_EXAMPLES = 15  # per operation (16 of them), on two databases, within the CI budget
 # A webhook URL valid by the schema is still a 422 when its host does not resolve to public addresses only
 # (docs/webhooks.md): what a name resolves to is not a thing a schema can say.
 WEBHOOK_URL_STATUSES = ["2xx", "401", "403", "404", "409", "422"]
