@@ -54,7 +54,7 @@ class Receiver:
                 self.wfile.write(b"ok")
 
             def log_message(self, *args: Any) -> None:
-                pass
+                """Quiet: the test reads what arrived from ``received``, not from stderr."""
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
