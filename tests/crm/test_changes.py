@@ -39,6 +39,29 @@ def whole_feed(api: Api) -> list[dict[str, Any]]:
         events += more
 
 
+def test_history_changes_name_only_what_a_write_changed(api: Api) -> None:
+    record = api.created({"name": "Acme", "industry": "Retail", "custom_fields": {"tier": "gold", "seats": 5}})
+    body = {
+        "name": "Acme",  # written, but the same value: not a change
+        "industry": "Software",
+        "last_activity_at": "2026-03-01T10:00:00.250Z",
+        "custom_fields": {"seats": 6},
+    }
+    assert api.patch(record["id"], body).status_code == 200
+    assert api.patch(record["id"], {}).status_code == 200
+    assert api.delete(record["id"]).status_code == 204
+
+    deleted, empty, updated = history(api, record["id"])[:3]
+    assert updated["changes"] == {
+        "industry": ["Retail", "Software"],
+        "last_activity_at": [None, "2026-03-01T10:00:00.250Z"],
+        "custom_fields": [{"tier": "gold", "seats": 5}, {"tier": "gold", "seats": 6}],
+    }
+    assert empty["op"] == "update" and empty["changes"] == {}
+    assert deleted["changes"]["deleted_at"][0] is None
+    assert deleted["changes"]["deleted_at"][1] == api.get(record["id"], params={"include_deleted": "true"}).json()["deleted_at"]
+
+
 def test_history_of_every_op_with_its_actor(api: Api) -> None:
     app = api.as_(app="app-h", sub="robot")
     record = app.created({"name": "Acme", "tags": ["a"]})

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from edm.kit.db import Connection
 from edm.kit.types import JSONDocument, UTCDateTime
 
-__all__ = ["record_events", "metadata", "OPS", "EVENT_TYPES", "changes", "record_lock_key", "event_type", "op_of", "lock_records"]
+__all__ = ["record_events", "metadata", "NOT_CHANGES", "OPS", "EVENT_TYPES", "changes", "record_lock_key", "event_type", "op_of", "lock_records"]
 
 metadata = sa.MetaData()
 record_events = sa.Table(
@@ -51,7 +51,7 @@ _OP_OF_VERB = {verb: op for op, verb in OPS.items()}
 
 # Fields an entry states on its own (version, at, by) or that never change after a create;
 # the same list as record_changes() in migration 1700.
-_NOT_CHANGES = frozenset({"id", "tenant_id", "version", "created_at", "created_by", "updated_at", "updated_by", "schema_version"})
+NOT_CHANGES = frozenset({"id", "tenant_id", "version", "created_at", "created_by", "updated_at", "updated_by", "schema_version"})
 
 
 def event_type(noun: str, op: str) -> str:
@@ -71,9 +71,9 @@ def changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, 
     false).  PostgreSQL computes the same in SQL (``record_changes``).
     """
     if old is None:
-        return {key: [None, value] for key, value in new.items() if key not in _NOT_CHANGES and not _unset(value)}
+        return {key: [None, value] for key, value in new.items() if key not in NOT_CHANGES and not _unset(value)}
     return {
-        key: [old.get(key), value] for key, value in new.items() if key not in _NOT_CHANGES and old.get(key) != value
+        key: [old.get(key), value] for key, value in new.items() if key not in NOT_CHANGES and old.get(key) != value
     }
 
 

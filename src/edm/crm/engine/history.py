@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
-from edm.crm.engine.events import op_of, record_events
+from edm.crm.engine.events import changes, event_type, op_of, record_events
 from edm.crm.engine.formats import format_datetime
 from edm.crm.engine.resource import Resource
 from edm.kit.auth import Caller
@@ -70,6 +71,7 @@ class ChangeLog:
         self.records = records
         self.name = resource.name
         self.id_key = resource.id_parameter  # "account_id"
+        self._created = event_type(resource.noun, "create")
 
     def _scope(self, caller: Caller) -> list[sa.ColumnElement[bool]]:
         where = [_E.tenant_id == caller.tenant_id, _E.resource == self.name]
@@ -95,7 +97,7 @@ class ChangeLog:
                 raise InvalidParameter(f"cursor: {message}", errors=[FieldError("cursor", message)])
             where.append(_E.version < before)
         statement = (
-            sa.select(_E.version, _E.type, _E.at, _E.by, _E.actor_app_id, _E.changes)
+            sa.select(_E.version, _E.type, _E.at, _E.by, _E.actor_app_id, _E.changes, sa.case((_E.type == self._created, _E.data)).label("data"))
             .where(*where)
             .order_by(_E.version.desc())
             .limit(limit + 1)
@@ -115,7 +117,7 @@ class ChangeLog:
                 "at": format_datetime(row["at"]),
                 "by": row["by"],
                 "app_id": row["actor_app_id"],
-                "changes": row["changes"],
+                "changes": _changes(row),
             }
             for row in rows
         ]
@@ -199,6 +201,13 @@ class ChangeLog:
         if data.get("is_deleted") and not include_deleted:
             raise self._not_found()
         return row["version"], data
+
+
+def _changes(row: RowMapping) -> dict[str, Any] | None:
+    """An entry's ``changes``: as stored, or, for a create (which stores none), every field it set."""
+    if row["changes"] is not None or row["data"] is None:
+        return row["changes"]  # type: ignore[no-any-return]
+    return changes(None, row["data"])
 
 
 def _aware(value: Any) -> datetime:

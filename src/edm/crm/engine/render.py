@@ -73,14 +73,16 @@ class Renderer:
             self._documents[names] = document  # a miss only costs a compilation
         return document
 
+    def pg_value(self, name: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Field ``name``'s value in ``column`` as the document shows it (date-times as text)."""
+        if name in self._datetimes:
+            return sa.func.to_char(sa.func.timezone(_UTC, column), _ISO_MILLIS)
+        return column
+
     def _compile_document(self, names: tuple[str, ...]) -> sa.Label[str]:
         pairs: list[Any] = []
         for name in names:
-            column = self._c[name]
-            value = (
-                sa.func.to_char(sa.func.timezone(_UTC, column), _ISO_MILLIS) if name in self._datetimes else column
-            )
-            pairs += [sa.literal_column(f"'{name}'"), value]
+            pairs += [sa.literal_column(f"'{name}'"), self.pg_value(name, self._c[name])]
         expression = sa.cast(sa.func.json_build_object(*pairs), sa.Text)
         sql = str(expression.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
         return sa.literal_column(sql, sa.Text).label(DOCUMENT)
