@@ -38,6 +38,7 @@ from bench import writes
 from bench.common import (
     SECRET,
     Result,
+    analyze,
     ensure_database,
     ensure_tools,
     environment,
@@ -192,6 +193,7 @@ def _headers(workload: Workload) -> dict[str, str]:
 def _measure(workload: Workload, args: argparse.Namespace) -> Result:
     """Warm-up, then rounds alternating wrk and pgbench."""
     result = Result(workload.name)
+    analyze(args.database_url)
     headers = _headers(workload)
     wrk(workload.url, headers, connections=args.connections, seconds=2, script=workload.script())
     for _ in range(args.rounds):

@@ -215,7 +215,7 @@ async def _claim_in_pairs(settings: Settings, events: int) -> list[tuple[list[st
             first, second = await asyncio.gather(claim(one, {}, 100), claim(two, {}, 100))
             if not first and not second:
                 return rounds
-            rounds.append(([d["id"] for d in first], [d["id"] for d in second]))
+            rounds.append(([job.delivery["id"] for job in first], [job.delivery["id"] for job in second]))
     finally:
         await one.dispose()
         await two.dispose()

@@ -33,7 +33,7 @@ connection was last bound to another tenant (``TenantSession``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -182,6 +182,13 @@ class PgConnection:
     ) -> asyncpg.Record | None:
         entry = self._statements.named(key, params, build)
         return await self.raw.fetchrow(entry.sql, *[params[n] for n in entry.names])
+
+    async def execute_many(
+        self, key: Hashable, rows: Sequence[Mapping[str, Any]], build: Callable[[], ClauseElement]
+    ) -> None:
+        """One write statement run once for each of ``rows``, pipelined (asyncpg's ``executemany``)."""
+        entry = self._statements.named(key, rows[0], build)
+        await self.raw.executemany(entry.sql, [[row[n] for n in entry.names] for row in rows])
 
 
 async def leaky_index_functions(conn: PgConnection) -> list[str]:

@@ -49,8 +49,7 @@ OPS = {"create": "created", "update": "updated", "delete": "deleted", "restore":
 EVENT_TYPES = tuple(OPS.values())
 _OP_OF_VERB = {verb: op for op, verb in OPS.items()}
 
-# Fields an entry states on its own (version, at, by) or that never change after a create;
-# the same list as record_changes() in migration 1700.
+# Fields an entry states on its own (version, at, by) or that never change after a create.
 NOT_CHANGES = frozenset({"id", "tenant_id", "version", "created_at", "created_by", "updated_at", "updated_by", "schema_version"})
 
 
@@ -68,7 +67,9 @@ def changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, 
     """``{field: [old, new]}`` between two documents of a record.
 
     A create (``old`` None) lists every field it set (not null, empty or
-    false).  PostgreSQL computes the same in SQL (``record_changes``).
+    false): a create's event stores no ``changes``, and history derives them
+    from its ``data`` with this.  An update's are computed by its write: here
+    on SQLite, in the statement on PostgreSQL (``Repository._changes_sql``).
     """
     if old is None:
         return {key: [None, value] for key, value in new.items() if key not in NOT_CHANGES and not _unset(value)}

@@ -6,13 +6,18 @@ worker that dies mid-send leaves it to be claimed again when the lease ends
 (at least once).  Each endpoint gets at most ``PER_ENDPOINT`` sends at a time
 in a worker, and endpoints at their limit are left out of the claim, so a slow
 or dead endpoint holds only its own deliveries back.
+
+Work is batched: a claim loads the endpoints and events of every delivery it
+leases in two statements, and the outcomes of many sends are written in one
+transaction (``record``), so the database costs a few statements per batch,
+not per delivery.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,11 +29,11 @@ import sqlalchemy as sa
 from edm.crm.webhooks import metrics, ssrf
 from edm.crm.webhooks.signing import signed_headers
 from edm.crm.webhooks.tables import deliveries, endpoints, record_events
-from edm.kit.db import Database
+from edm.kit.db import Connection, Database, execute_many
 from edm.kit.settings import Settings
 from edm.kit.types import UTCDateTime, iso_utc_millis
 
-__all__ = ["claim", "send", "Outcome", "retry_delay", "TIMEOUT_SECONDS", "PER_ENDPOINT", "LEASE_SECONDS"]
+__all__ = ["claim", "send", "record", "Job", "Sent", "Outcome", "retry_delay", "TIMEOUT_SECONDS", "PER_ENDPOINT", "LEASE_SECONDS"]
 
 TIMEOUT_SECONDS = 10.0
 LEASE_SECONDS = 60.0
@@ -53,13 +58,29 @@ class Outcome:
         return "timeout" if self.error and "timed out" in self.error else ("refused" if self.error and self.error.startswith("refused") else "error")
 
 
+@dataclass(frozen=True)
+class Job:
+    """A leased delivery and what sending it needs."""
+
+    delivery: Mapping[str, Any]
+    endpoint: Mapping[str, Any] | None  # None: deleted since the delivery was fanned out
+    event: Mapping[str, Any] | None  # None: gone (no event is ever deleted, but say so if it were)
+
+
+@dataclass(frozen=True)
+class Sent:
+    job: Job
+    outcome: Outcome
+    at: datetime
+
+
 def retry_delay(failed_attempts: int, base: float) -> float:
     """Seconds before the next attempt after ``failed_attempts`` (1, 2 …): base·2ⁿ⁻¹, at most 6 h, ±25 %."""
     delay = min(base * 2.0 ** min(failed_attempts - 1, 60), MAX_DELAY_SECONDS)
     return delay * random.uniform(0.75, 1.25)
 
 
-async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Mapping[str, Any]]:
+async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Job]:
     """Lease up to ``free`` due deliveries, at most ``PER_ENDPOINT`` per endpoint counting those in ``busy``."""
     now = datetime.now(UTC)
     full = [endpoint for endpoint, count in busy.items() if count >= PER_ENDPOINT]
@@ -102,22 +123,21 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Mappin
             .values(leased_until=now + timedelta(seconds=LEASE_SECONDS))
             .returning(*deliveries.c)
         )
-        return list((await conn.execute(statement)).mappings().all())
-
-
-async def _load(db: Database, delivery: Mapping[str, Any]) -> tuple[Any, Any]:
-    async with db.read(None) as conn:
-        endpoint = (
-            await conn.execute(
-                sa.select(endpoints).where(
-                    endpoints.c.tenant_id == delivery["tenant_id"], endpoints.c.id == delivery["endpoint_id"]
-                )
-            )
-        ).mappings().first()
-        event = (
-            await conn.execute(sa.select(record_events).where(record_events.c.id == delivery["event_id"]))
-        ).mappings().first()
-    return endpoint, event
+        leased = list((await conn.execute(statement)).mappings().all())
+        if not leased:
+            return []
+        endpoint_keys = sorted({(d["tenant_id"], d["endpoint_id"]) for d in leased})
+        endpoint_key = sa.tuple_(endpoints.c.tenant_id, endpoints.c.id)
+        found_endpoints: dict[tuple[str, str], Any] = {
+            (row["tenant_id"], row["id"]): row
+            for row in (await conn.execute(sa.select(endpoints).where(endpoint_key.in_(endpoint_keys)))).mappings()
+        }
+        event_ids = sorted({d["event_id"] for d in leased})
+        found_events: dict[str, Any] = {
+            row["id"]: row
+            for row in (await conn.execute(sa.select(record_events).where(record_events.c.id.in_(event_ids)))).mappings()
+        }
+    return [Job(d, found_endpoints.get((d["tenant_id"], d["endpoint_id"])), found_events.get(d["event_id"])) for d in leased]
 
 
 def event_body(event: Mapping[str, Any]) -> bytes:
@@ -171,29 +191,39 @@ async def _post(client: httpx.AsyncClient, settings: Settings, url: str, headers
         return Outcome(False, None, elapsed(), None, f"{type(exc).__name__}: {exc}"[:EXCERPT_BYTES])
 
 
-async def send(db: Database, client: httpx.AsyncClient, settings: Settings, delivery: Mapping[str, Any]) -> Outcome:
-    """One attempt of ``delivery``, recorded in its log (and its endpoint's health)."""
-    endpoint, event = await _load(db, delivery)
-    if endpoint is None:  # deleted meanwhile: its deliveries went with it
-        return Outcome(False, None, 0, None, "the endpoint was deleted")
-    if event is None:
-        outcome = Outcome(False, None, 0, None, f"the event {delivery['event_id']} no longer exists")
+async def send(client: httpx.AsyncClient, settings: Settings, job: Job) -> Sent:
+    """One attempt of ``job``'s delivery (``record`` writes the outcome to its log)."""
+    event = job.event
+    if job.endpoint is None:  # deleted meanwhile: its deliveries went with it
+        outcome = Outcome(False, None, 0, None, "the endpoint was deleted")
+    elif event is None:
+        outcome = Outcome(False, None, 0, None, f"the event {job.delivery['event_id']} no longer exists")
     else:
         body = event_body(event)
-        headers = signed_headers(endpoint["secret"], event["id"], int(time.time()), body)
-        outcome = await _post(client, settings, endpoint["url"], headers, body)
+        headers = signed_headers(job.endpoint["secret"], event["id"], int(time.time()), body)
+        outcome = await _post(client, settings, job.endpoint["url"], headers, body)
     metrics.ATTEMPTS.labels(outcome.label).inc()
     metrics.LATENCY.observe(outcome.latency_ms / 1000)
     if not outcome.ok:
         metrics.FAILURES.labels(outcome.label).inc()
-    await _record(db, settings, delivery, endpoint, outcome)
-    return outcome
+    return Sent(job, outcome, datetime.now(UTC))
 
 
-async def _record(
-    db: Database, settings: Settings, delivery: Mapping[str, Any], endpoint: Mapping[str, Any], outcome: Outcome
-) -> None:
-    now = datetime.now(UTC)
+_KEY = ("k_tenant_id", "k_id")
+_RECORDED = (
+    "attempts", "last_attempt_at", "response_status", "latency_ms", "response_excerpt", "error", "leased_until",
+    "attempt_log", "status", "next_attempt_at",
+)  # fmt: skip
+_RECORD = (
+    deliveries.update()
+    .where(deliveries.c.tenant_id == sa.bindparam("k_tenant_id"), deliveries.c.id == sa.bindparam("k_id"))
+    .values({name: sa.bindparam(name, type_=deliveries.c[name].type) for name in _RECORDED})
+)
+
+
+def _recorded(settings: Settings, sent: Sent) -> dict[str, Any]:
+    """The delivery row's new values after ``sent``'s attempt."""
+    delivery, outcome, now = sent.job.delivery, sent.outcome, sent.at
     attempts = delivery["attempts"] + 1
     entry = {
         "at": iso_utc_millis(now),
@@ -202,6 +232,8 @@ async def _record(
         "error": outcome.error,
     }
     values: dict[str, Any] = {
+        "k_tenant_id": delivery["tenant_id"],
+        "k_id": delivery["id"],
         "attempts": attempts,
         "last_attempt_at": now,
         "response_status": outcome.status,
@@ -219,39 +251,51 @@ async def _record(
     else:
         delay = retry_delay(attempts, settings.webhooks_retry_base_s)
         values.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
-    key = [endpoints.c.tenant_id == endpoint["tenant_id"], endpoints.c.id == endpoint["id"]]
+    return values
+
+
+async def record(db: Database, settings: Settings, batch: Sequence[Sent]) -> None:
+    """Write the outcomes of ``batch`` to the delivery log, and each endpoint's health, in one transaction."""
+    if not batch:
+        return
+    latest: dict[tuple[str, str], Sent] = {}
+    for sent in batch:
+        if sent.job.endpoint is not None:
+            latest[(sent.job.endpoint["tenant_id"], sent.job.endpoint["id"])] = sent
     async with db.write(None) as conn:
+        await execute_many(conn, "webhooks.record", [_recorded(settings, sent) for sent in batch], lambda: _RECORD)
+        for sent in latest.values():  # an endpoint's health follows its latest outcome
+            await _endpoint_health(conn, settings, sent)
+
+
+async def _endpoint_health(conn: Connection, settings: Settings, sent: Sent) -> None:
+    """Clear ``failing_since`` after a success; after a failure set it, and disable the endpoint once it is old enough."""
+    endpoint, outcome, now = sent.job.endpoint, sent.outcome, sent.at
+    assert endpoint is not None
+    key = [endpoints.c.tenant_id == endpoint["tenant_id"], endpoints.c.id == endpoint["id"]]
+    if outcome.ok:
+        if endpoint["failing_since"] is not None:
+            await conn.execute(endpoints.update().where(*key).values(failing_since=None))
+        return
+    failing_since = (
         await conn.execute(
-            deliveries.update()
-            .where(deliveries.c.tenant_id == delivery["tenant_id"], deliveries.c.id == delivery["id"])
-            .values(**values)
+            endpoints.update()
+            .where(*key)
+            .values(failing_since=sa.func.coalesce(endpoints.c.failing_since, sa.literal(now, UTCDateTime())))
+            .returning(endpoints.c.failing_since, endpoints.c.status)
         )
-        if outcome.ok:
-            if endpoint["failing_since"] is not None:
-                await conn.execute(endpoints.update().where(*key).values(failing_since=None))
-            return
-        failing_since = (
-            await conn.execute(
-                endpoints.update()
-                .where(*key)
-                .values(failing_since=sa.func.coalesce(endpoints.c.failing_since, sa.literal(now, UTCDateTime())))
-                .returning(endpoints.c.failing_since, endpoints.c.status)
-            )
-        ).first()
-        if failing_since is None or failing_since[1] != "enabled":
-            return
-        since = failing_since[0]
-        if isinstance(since, str):
-            since = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        if now - since >= window:
-            last = f"HTTP {outcome.status}" if outcome.status is not None else outcome.error
-            reason = (
-                f"every delivery failed since {iso_utc_millis(since)} ({_duration(window)}); the last: {last}"
-            )
-            await conn.execute(
-                endpoints.update().where(*key).values(status="disabled", disabled_reason=reason, disabled_at=now)
-            )
-            metrics.DISABLED.inc()
+    ).first()
+    if failing_since is None or failing_since[1] != "enabled":
+        return
+    since = failing_since[0]
+    if isinstance(since, str):
+        since = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    window = timedelta(seconds=settings.webhooks_retry_for_s)
+    if now - since >= window:
+        last = f"HTTP {outcome.status}" if outcome.status is not None else outcome.error
+        reason = f"every delivery failed since {iso_utc_millis(since)} ({_duration(window)}); the last: {last}"
+        await conn.execute(endpoints.update().where(*key).values(status="disabled", disabled_reason=reason, disabled_at=now))
+        metrics.DISABLED.inc()
 
 
 def _duration(window: timedelta) -> str:

@@ -15,6 +15,7 @@ for development and tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -114,6 +115,8 @@ def check_url(url: str, *, allow_private: bool) -> tuple[str, str, int]:
 async def resolve(url: str, *, allow_private: bool) -> Target:
     """``url`` checked, resolved, and every address it resolves to checked; the first is where to connect."""
     scheme, host, port = check_url(url, allow_private=allow_private)
+    with contextlib.suppress(ValueError):  # an address already (check_url has checked it): nothing to look up
+        return Target(url=url, scheme=scheme, host=host, port=port, address=str(ipaddress.ip_address(host)))
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError) as exc:
