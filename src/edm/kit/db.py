@@ -30,6 +30,7 @@ import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 
@@ -45,7 +46,7 @@ from edm.kit.pg import (
 from edm.kit.settings import Settings
 from edm.kit.shares import TenantShares
 
-__all__ = ["Database", "Connection", "fetch_first", "execute_many"]
+__all__ = ["Database", "Connection", "fetch_first", "execute_many", "among"]
 
 # What read() and write() yield; both answer execute(statement) the same way.
 Connection: TypeAlias = AsyncConnection | PgConnection
@@ -217,6 +218,23 @@ async def fetch_first(
     if isinstance(conn, PgConnection):
         return await conn.fetch_first(key, params, build)
     return (await conn.execute(build())).mappings().first()  # type: ignore[call-overload]
+
+
+def among(columns: Sequence[Any], values: Sequence[Any], name: str, dialect: str) -> Any:
+    """``columns IN values`` (one column: values; several: tuples of values).
+
+    On PostgreSQL as arrays (``= ANY``, ``unnest``), so the statement's SQL is
+    the same whatever the count and is compiled once; an IN list would be
+    compiled again for every count.
+    """
+    if dialect != "postgresql":
+        return (columns[0] if len(columns) == 1 else sa.tuple_(*columns)).in_(list(values))
+    if len(columns) == 1:
+        return columns[0] == sa.any_(sa.bindparam(name, list(values), type_=ARRAY(sa.Text)))
+    arrays = [
+        sa.func.unnest(sa.bindparam(f"{name}_{n}", [row[n] for row in values], type_=ARRAY(sa.Text))) for n in range(len(columns))
+    ]
+    return sa.tuple_(*columns).in_(sa.select(*arrays))
 
 
 async def execute_many(

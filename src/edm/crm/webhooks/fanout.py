@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from edm.crm.webhooks.service import DELIVERY_PREFIX
 from edm.crm.webhooks.tables import deliveries, endpoints, position, record_events
-from edm.kit.db import Connection, Database
+from edm.kit.db import Connection, Database, among, execute_many
 from edm.kit.ids import new_id
 
 __all__ = ["fan_out", "outbox_lag"]
@@ -37,6 +37,12 @@ _PG_BEHIND = sa.text(
     "SELECT count(*) AS behind, min(at) AS oldest FROM (SELECT at FROM record_events"
     " WHERE (txid, seq) > (CAST(:txid AS xid8), :seq) ORDER BY txid, seq LIMIT 10000) AS waiting"
 ).columns(oldest=record_events.c.at.type)
+
+
+def _insert_delivery(dialect: str) -> Any:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(deliveries)
+    columns = ("tenant_id", "id", "endpoint_id", "event_id", "event_type", "status", "attempts", "created_at", "next_attempt_at", "attempt_log")
+    return insert.values({name: sa.bindparam(name, type_=deliveries.c[name].type) for name in columns}).on_conflict_do_nothing()
 
 
 def _matches(endpoint: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
@@ -74,7 +80,7 @@ async def fan_out(db: Database, *, limit: int = 500) -> int:
         rows = (
             await conn.execute(
                 sa.select(endpoints.c.tenant_id, endpoints.c.id, endpoints.c.app_id, endpoints.c.events).where(
-                    endpoints.c.tenant_id.in_(tenants), endpoints.c.status == "enabled"
+                    among([endpoints.c.tenant_id], tenants, "tenants", db.dialect), endpoints.c.status == "enabled"
                 )
             )
         ).mappings().all()
@@ -99,9 +105,7 @@ async def fan_out(db: Database, *, limit: int = 500) -> int:
             for endpoint in by_tenant.get(event["tenant_id"], ())
             if _matches(endpoint, event)
         ]
-        if values:
-            insert = (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(deliveries)
-            await conn.execute(insert.values(values).on_conflict_do_nothing())
+        await execute_many(conn, "webhooks.fan_out", values, lambda: _insert_delivery(db.dialect))
         last = events[-1]
         await conn.execute(
             position.update().where(where_position).values(txid=last.get("txid") or "0", seq=last["seq"])

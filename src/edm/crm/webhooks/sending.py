@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from edm.crm.webhooks import metrics, ssrf
 from edm.crm.webhooks.signing import signed_headers
 from edm.crm.webhooks.tables import deliveries, endpoints, record_events
-from edm.kit.db import Connection, Database, execute_many
+from edm.kit.db import Connection, Database, among, execute_many
 from edm.kit.settings import Settings
 from edm.kit.types import UTCDateTime, iso_utc_millis
 
@@ -89,19 +89,18 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Job]:
         deliveries.c.next_attempt_at <= now,
         sa.or_(deliveries.c.leased_until.is_(None), deliveries.c.leased_until < now),
     ]
+    dialect = db.dialect
+    due = (
+        sa.select(deliveries.c.tenant_id, deliveries.c.id, deliveries.c.endpoint_id)
+        .join(endpoints, sa.and_(endpoints.c.tenant_id == deliveries.c.tenant_id, endpoints.c.id == deliveries.c.endpoint_id))
+        .where(*claimable, endpoints.c.status == "enabled")
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(200)
+    )
+    if full:
+        due = due.where(sa.not_(among([deliveries.c.endpoint_id], full, "full", dialect)))
     async with db.read(None) as conn:
-        candidates = (
-            await conn.execute(
-                sa.select(deliveries.c.tenant_id, deliveries.c.id, deliveries.c.endpoint_id)
-                .join(
-                    endpoints,
-                    sa.and_(endpoints.c.tenant_id == deliveries.c.tenant_id, endpoints.c.id == deliveries.c.endpoint_id),
-                )
-                .where(*claimable, endpoints.c.status == "enabled", deliveries.c.endpoint_id.not_in(full))
-                .order_by(deliveries.c.next_attempt_at)
-                .limit(200)
-            )
-        ).mappings().all()
+        candidates = (await conn.execute(due)).mappings().all()
         chosen: list[tuple[str, str]] = []
         taken = dict(busy)
         for row in candidates:
@@ -113,13 +112,13 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Job]:
     if not chosen:
         return []
     async with db.write(None) as conn:
-        key = sa.tuple_(deliveries.c.tenant_id, deliveries.c.id)
-        locked = sa.select(deliveries.c.tenant_id, deliveries.c.id).where(key.in_(chosen), *claimable)
-        if db.dialect == "postgresql":
+        key = [deliveries.c.tenant_id, deliveries.c.id]
+        locked = sa.select(*key).where(among(key, chosen, "chosen", dialect), *claimable)
+        if dialect == "postgresql":
             locked = locked.with_for_update(skip_locked=True)
         statement = (
             deliveries.update()
-            .where(key.in_(locked))
+            .where(sa.tuple_(*key).in_(locked))
             .values(leased_until=now + timedelta(seconds=LEASE_SECONDS))
             .returning(*deliveries.c)
         )
@@ -127,15 +126,13 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Job]:
         if not leased:
             return []
         endpoint_keys = sorted({(d["tenant_id"], d["endpoint_id"]) for d in leased})
-        endpoint_key = sa.tuple_(endpoints.c.tenant_id, endpoints.c.id)
+        of_endpoints = among([endpoints.c.tenant_id, endpoints.c.id], endpoint_keys, "endpoints", dialect)
         found_endpoints: dict[tuple[str, str], Any] = {
-            (row["tenant_id"], row["id"]): row
-            for row in (await conn.execute(sa.select(endpoints).where(endpoint_key.in_(endpoint_keys)))).mappings()
+            (row["tenant_id"], row["id"]): row for row in (await conn.execute(sa.select(endpoints).where(of_endpoints))).mappings()
         }
-        event_ids = sorted({d["event_id"] for d in leased})
+        of_events = among([record_events.c.id], sorted({d["event_id"] for d in leased}), "events", dialect)
         found_events: dict[str, Any] = {
-            row["id"]: row
-            for row in (await conn.execute(sa.select(record_events).where(record_events.c.id.in_(event_ids)))).mappings()
+            row["id"]: row for row in (await conn.execute(sa.select(record_events).where(of_events))).mappings()
         }
     return [Job(d, found_endpoints.get((d["tenant_id"], d["endpoint_id"])), found_events.get(d["event_id"])) for d in leased]
 
