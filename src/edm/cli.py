@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -114,11 +115,15 @@ def worker(
         start_http_server(metrics_port, addr=metrics_host)
     import signal
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C; leases cover sends cut short
-    try:
-        asyncio.run(run_worker(settings))
-    except KeyboardInterrupt:
-        pass
+    async def until_stopped() -> None:
+        # SIGTERM cancels the worker as Ctrl-C does: it records what it has sent, and leases cover sends cut short.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await run_worker(settings)
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(until_stopped())
 
 
 def _check_host(host: str) -> None:
