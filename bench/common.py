@@ -293,8 +293,8 @@ def report(title: str, results: list[Result], env: dict[str, Any]) -> None:
     print(f"\nsaved {path.relative_to(ROOT)}")
 
 
-def inline_sql(statement: Any) -> str:
-    """A statement as PostgreSQL SQL with its parameters written in as literals,
+def inline_sql(statement: Any, values: dict[str, Any] | None = None) -> str:
+    """A statement as PostgreSQL SQL with its parameters (or ``values`` for them) written in as literals,
     for pgbench (SQLAlchemy's literal_binds cannot render JSON values)."""
     from datetime import datetime
 
@@ -302,7 +302,7 @@ def inline_sql(statement: Any) -> str:
     from sqlalchemy.dialects import postgresql
 
     compiled = statement.compile(dialect=postgresql.asyncpg.dialect())
-    params = compiled.construct_params()
+    params = compiled.construct_params(values)
     sql = compiled.string
 
     def literal(value: Any) -> str:

@@ -4,10 +4,11 @@
 * patch: ``PATCH`` with ``If-Match`` over 2,000 records, each wrk thread owning
   its own records and tracking their versions from the ``ETag`` it gets back.
 
-pgbench runs the same INSERT and UPDATE (compiled from the same repository
-code) at the same concurrency, ``synchronous_commit`` on, one statement per
-transaction.  The pgbench UPDATE keeps the version predicate's shape
-(``version > 0``) since pgbench cannot track versions.
+pgbench runs the same INSERT and UPDATE, each with its change event in the
+same statement (compiled from the same repository code), at the same
+concurrency, ``synchronous_commit`` on, one statement per transaction.  The
+pgbench UPDATE keeps the version predicate's shape (``version > 0``) since
+pgbench cannot track versions.
 """
 
 from __future__ import annotations
@@ -100,39 +101,41 @@ def _caller():  # type: ignore[no-untyped-def]
 
 
 def _insert_sql() -> str:
+    """The service's INSERT with its change event (``Repository._with_event``), values written in."""
     values = ENGINE.validator.create(dict(BODY))
     now = service._now()
     values.update(
         name_key=values["name"].casefold(), id="__ID__", created_at=now, updated_at=now, created_by="bench", updated_by="bench",
         is_deleted=False, schema_version=1, version=1, tenant_id=TENANT, app_id=None,
     )  # fmt: skip
-    import sqlalchemy as sa
-
-    accounts, COLUMNS = ENGINE.tables.records, ENGINE.tables.columns
-    statement = sa.insert(accounts).values(values).returning(*COLUMNS)
-    return inline_sql(statement).replace("'__ID__'", "('acc_' || md5(random()::text))")
+    repo = ENGINE.repository
+    statement = repo._with_event(repo.insert_statement(values, "postgresql"), "create", before=None)
+    params = {**values, "event_id": "__EVENT__", "actor_app_id": None, "event_by": "bench"}
+    return _with_ids(inline_sql(statement, params).replace("'__ID__'", "('acc_' || md5(random()::text))"))
 
 
 def _update_sql() -> str:
-    import sqlalchemy as sa
-
-    accounts, COLUMNS = ENGINE.tables.records, ENGINE.tables.columns
-    c = accounts.c
-    values = {
-        "industry": "Software",
-        "schema_version": 1,
-        "custom_fields": ENGINE.repository._merge_custom_fields({"seats": 300}, "postgresql"),
-        "version": c.version + 1,
-        "updated_at": ENGINE.repository.later_of(service._now(), c.updated_at, "postgresql"),
-        "updated_by": "bench",
-    }
-    statement = (
-        sa.update(accounts)
-        .where(c.tenant_id == TENANT, c.id == "__ID__", sa.not_(c.is_deleted), c.version > 0)
-        .values(values)
-        .returning(*COLUMNS)
+    """The service's UPDATE with its change event; the version predicate keeps its shape (``version IN (…)``
+    with any version: pgbench cannot track versions)."""
+    caller = _caller()
+    repo = ENGINE.repository
+    now = service._now()
+    changes = {"industry": "Software", "schema_version": 1}
+    update = repo.update_statement(
+        caller, "__ID__", changes, custom_fields_patch={"seats": 300}, allowed_versions=None, now=now, dialect="postgresql"
     )
-    return f"\\set n random(1, {RECORDS})\n" + inline_sql(statement).replace("'__ID__'", "('bench-pg-' || :n)")
+    update = update.where(repo.table.c.version > 0)
+    statement = repo._with_event(update, "update", before=repo._row(caller, "__ID__"), written_columns=[*changes, "custom_fields"])
+    params = {
+        "tenant_id": TENANT, "app_id": None, "record_id": "__ID__", "event_id": "__EVENT__", "actor_app_id": None,
+        "event_by": "bench", "set_industry": "Software", "set_schema_version": 1, "custom_fields_patch": {"seats": 300}, "now": now,
+    }  # fmt: skip
+    sql = inline_sql(statement, params).replace("'__ID__'", "('bench-pg-' || :n)")
+    return f"\\set n random(1, {RECORDS})\n" + _with_ids(sql)
+
+
+def _with_ids(sql: str) -> str:
+    return sql.replace("'__EVENT__'", "('evt_' || md5(random()::text))")
 
 
 def _versions(base: str, ids: list[str]) -> list[int]:

@@ -274,8 +274,16 @@ async def tenant_transaction(raw: asyncpg.Connection, tenant: str | None, lock: 
     ``lock`` names a transaction-scoped advisory lock taken in the same
     message, before any write (the record engine's per-record lock: a writer
     gets its transaction id only once it holds it).
+
+    Inside it, prepared statements may use generic plans (``plan_cache_mode``
+    auto; sessions force custom plans for the lists' sake): a write's
+    statements find rows by key, and re-planning the record engine's write
+    with its change event on every call halved its throughput in pgbench.
     """
-    begin = f"BEGIN; SELECT set_config('{TENANT_SETTING}', {_text_literal(tenant or '')}, true)"
+    begin = (
+        f"BEGIN; SELECT set_config('{TENANT_SETTING}', {_text_literal(tenant or '')}, true);"
+        " SET LOCAL plan_cache_mode = auto"
+    )
     if lock is not None:
         begin += f"; SELECT pg_advisory_xact_lock(hashtextextended({_text_literal(lock)}, 0))"
     await raw.execute(begin)

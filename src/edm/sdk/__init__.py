@@ -38,8 +38,9 @@ from edm.sdk.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from edm.sdk.pagination import AsyncPage, AsyncPaginator, SyncPage
-from edm.sdk.types import Account, Address
+from edm.sdk.pagination import AsyncEventStream, AsyncPage, AsyncPaginator, EventStream, SyncPage
+from edm.sdk.types import Account, AccountEvent, AccountHistoryEntry, Address
+from edm.sdk.types.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Client",
@@ -47,10 +48,17 @@ __all__ = [
     "NOT_GIVEN",
     "NotGiven",
     "Account",
+    "AccountEvent",
+    "AccountHistoryEntry",
     "Address",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+    "WebhookAttempt",
     "SyncPage",
     "AsyncPage",
     "AsyncPaginator",
+    "EventStream",
+    "AsyncEventStream",
     "EDMError",
     "APIError",
     "APIConnectionError",
