@@ -54,9 +54,17 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- services
 
 
+# The longest tests (minutes, not seconds) run first: with ``-n 2`` pytest-xdist
+# hands the first tests out one per worker, so the two schemathesis runs go to
+# different workers and the rest of the suite fills in beside them.
+_LONGEST_FIRST = ("tests/test_schemathesis.py", "tests/crm/test_feed_exactly_once.py")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what the markers can be told from a test's parameters and fixtures (before ``-m`` selects)."""
+    rank = {path: n for n, path in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
     for item in items:
         params = getattr(item, "callspec", None) and item.callspec.params or {}
         if "postgresql" in params.values() or "postgres_url" in item.fixturenames:
