@@ -20,8 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from edm.crm.engine.events import record_events
 from edm.crm.webhooks.service import DELIVERY_PREFIX
-from edm.crm.webhooks.tables import deliveries, endpoints, position, record_events
+from edm.crm.webhooks.tables import deliveries, endpoints, position
 from edm.kit.db import Connection, Database, among, execute_many
 from edm.kit.ids import new_id
 
@@ -54,7 +55,8 @@ def _matches(endpoint: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
 async def _events_after(conn: Connection, dialect: str, txid: str, seq: int, limit: int) -> Sequence[Any]:
     if dialect == "postgresql":
         return (await conn.execute(_PG_EVENTS.bindparams(txid=txid, seq=seq, limit=limit))).mappings().all()
-    statement = sa.select(record_events).where(record_events.c.seq > seq).order_by(record_events.c.seq).limit(limit)
+    columns = [record_events.c[name] for name in _EVENT_COLUMNS.split(", ")]
+    statement = sa.select(*columns).where(record_events.c.seq > seq).order_by(record_events.c.seq).limit(limit)
     return (await conn.execute(statement)).mappings().all()
 
 

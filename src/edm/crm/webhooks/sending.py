@@ -26,9 +26,10 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
+from edm.crm.engine.events import record_events
 from edm.crm.webhooks import metrics, ssrf
 from edm.crm.webhooks.signing import signed_headers
-from edm.crm.webhooks.tables import deliveries, endpoints, record_events
+from edm.crm.webhooks.tables import deliveries, endpoints
 from edm.kit.db import Connection, Database, among, execute_many
 from edm.kit.settings import Settings
 from edm.kit.types import UTCDateTime, iso_utc_millis
@@ -72,6 +73,10 @@ class Sent:
     job: Job
     outcome: Outcome
     at: datetime
+
+
+# What a delivery's body needs of its event.
+_EVENT_COLUMNS = tuple(record_events.c[name] for name in ("id", "type", "record_id", "version", "at", "by", "data"))
 
 
 def retry_delay(failed_attempts: int, base: float) -> float:
@@ -132,7 +137,7 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Job]:
         }
         of_events = among([record_events.c.id], sorted({d["event_id"] for d in leased}), "events", dialect)
         found_events: dict[str, Any] = {
-            row["id"]: row for row in (await conn.execute(sa.select(record_events).where(of_events))).mappings()
+            row["id"]: row for row in (await conn.execute(sa.select(*_EVENT_COLUMNS).where(of_events))).mappings()
         }
     return [Job(d, found_endpoints.get((d["tenant_id"], d["endpoint_id"])), found_events.get(d["event_id"])) for d in leased]
 
@@ -206,7 +211,6 @@ async def send(client: httpx.AsyncClient, settings: Settings, job: Job) -> Sent:
     return Sent(job, outcome, datetime.now(UTC))
 
 
-_KEY = ("k_tenant_id", "k_id")
 _RECORDED = (
     "attempts", "last_attempt_at", "response_status", "latency_ms", "response_excerpt", "error", "leased_until",
     "attempt_log", "status", "next_attempt_at",

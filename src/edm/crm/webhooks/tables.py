@@ -1,4 +1,4 @@
-"""The webhook tables (migration 2026-11-28-1200), and the columns of the change-event table the worker reads."""
+"""The webhook tables (migration 2026-11-28-1200); the worker reads the change events from ``edm.crm.engine.events``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from edm.kit.types import JSONDocument, UTCDateTime
 
-__all__ = ["endpoints", "deliveries", "position", "record_events"]
+__all__ = ["endpoints", "deliveries", "position"]
 
 webhook_metadata = sa.MetaData()
 
@@ -55,22 +55,4 @@ position = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("txid", sa.Text, nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
-)
-
-# The change-event table the record engine writes with every change; only the
-# columns the worker reads (txid, PostgreSQL only, is read through SQL text).
-record_events = sa.Table(
-    "record_events",
-    webhook_metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True),
-    sa.Column("id", sa.Text, nullable=False),
-    sa.Column("tenant_id", sa.Text, nullable=False),
-    sa.Column("app_id", sa.Text),
-    sa.Column("resource", sa.Text, nullable=False),
-    sa.Column("record_id", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("by", sa.Text, nullable=False),
-    sa.Column("data", JSONDocument),
 )
