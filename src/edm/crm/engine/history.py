@@ -27,6 +27,7 @@ from edm.kit.auth import Caller
 from edm.kit.cursor import CursorSigner
 from edm.kit.db import Connection
 from edm.kit.errors import FieldError, InvalidParameter, NotFound
+from edm.kit.events import BELOW_HORIZON, event_document
 
 __all__ = ["ChangeLog", "EventPage", "parse_instant"]
 
@@ -37,7 +38,7 @@ _PG_FEED = """
 SELECT txid::text AS position, seq, id, type, record_id, version, at, by, data
 FROM record_events
 WHERE tenant_id = :tenant_id AND resource = :resource {app}
-  AND txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND {horizon}
   AND (txid, seq) > (CAST(CAST(:after_txid AS text) AS xid8), :after_seq)
 ORDER BY record_events.txid, record_events.seq
 LIMIT :limit
@@ -154,7 +155,7 @@ class ChangeLog:
             }  # fmt: skip
             if caller.app_id is not None:
                 params["app_id"] = caller.app_id
-            statement: Any = sa.text(_PG_FEED.format(app=app)).bindparams(**params)
+            statement: Any = sa.text(_PG_FEED.format(app=app, horizon=BELOW_HORIZON)).bindparams(**params)
         else:
             statement = (
                 sa.select(_E.seq, _E.id, _E.type, _E.record_id, _E.version, _E.at, _E.by, _E.data)
@@ -169,17 +170,12 @@ class ChangeLog:
             last = rows[-1]
             position = [last["position"], last["seq"]] if postgres else [last["seq"]]
         items = [
-            {
-                "id": row["id"],
-                "type": row["type"],
-                self.id_key: row["record_id"],
-                "version": row["version"],
-                "at": format_datetime(_aware(row["at"])),
-                "by": row["by"],
-                "data": row["data"],
-            }
+            event_document(
+                id=row["id"], type=row["type"], record_id=row["record_id"], version=row["version"],
+                at=row["at"], by=row["by"], data=row["data"],
+            )
             for row in rows
-        ]
+        ]  # fmt: skip
         return EventPage(b",".join(orjson.dumps(item) for item in items), has_more, signer.encode(fingerprint, position))
 
     # -- as_of --------------------------------------------------------------------
@@ -208,12 +204,6 @@ def _changes(row: RowMapping) -> dict[str, Any] | None:
     if row["changes"] is not None or row["data"] is None:
         return row["changes"]  # type: ignore[no-any-return]
     return changes(None, row["data"])
-
-
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value  # type: ignore[no-any-return]
 
 
 def _checked_position(values: list[Any], postgres: bool) -> list[Any]:

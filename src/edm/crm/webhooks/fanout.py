@@ -24,6 +24,7 @@ from edm.crm.engine.events import record_events
 from edm.crm.webhooks.service import DELIVERY_PREFIX
 from edm.crm.webhooks.tables import deliveries, endpoints, position
 from edm.kit.db import Connection, Database, among, execute_many
+from edm.kit.events import BELOW_HORIZON
 from edm.kit.ids import new_id
 
 __all__ = ["fan_out", "outbox_lag"]
@@ -31,7 +32,7 @@ __all__ = ["fan_out", "outbox_lag"]
 _EVENT_COLUMNS = "seq, id, tenant_id, app_id, resource, record_id, version, type, at, by"
 _PG_EVENTS = sa.text(
     f"SELECT txid::text AS txid, {_EVENT_COLUMNS} FROM record_events"
-    " WHERE txid < pg_snapshot_xmin(pg_current_snapshot())"
+    f" WHERE {BELOW_HORIZON}"
     " AND (txid, seq) > (CAST(:txid AS xid8), :seq) ORDER BY txid, seq LIMIT :limit"
 ).columns(at=record_events.c.at.type)
 _PG_BEHIND = sa.text(

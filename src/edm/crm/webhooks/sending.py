@@ -31,6 +31,7 @@ from edm.crm.webhooks import metrics, ssrf
 from edm.crm.webhooks.signing import signed_headers
 from edm.crm.webhooks.tables import deliveries, endpoints
 from edm.kit.db import Connection, Database, among, execute_many
+from edm.kit.events import event_document
 from edm.kit.settings import Settings
 from edm.kit.types import UTCDateTime, iso_utc_millis
 
@@ -144,18 +145,7 @@ async def claim(db: Database, busy: Mapping[str, int], free: int) -> list[Job]:
 
 def event_body(event: Mapping[str, Any]) -> bytes:
     """The event as the change feed shows it: ``{"id","type","<noun>_id","version","at","by","data"}``."""
-    noun = event["type"].split(".", 1)[0]
-    return orjson.dumps(
-        {
-            "id": event["id"],
-            "type": event["type"],
-            f"{noun}_id": event["record_id"],
-            "version": event["version"],
-            "at": iso_utc_millis(event["at"]),
-            "by": event["by"],
-            "data": event["data"],
-        }
-    )
+    return orjson.dumps(event_document(**{column.name: event[column.name] for column in _EVENT_COLUMNS}))
 
 
 async def _post(client: httpx.AsyncClient, settings: Settings, url: str, headers: dict[str, str], body: bytes) -> Outcome:

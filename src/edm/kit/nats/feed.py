@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from edm.kit.types import iso_utc_millis
+from edm.kit.events import BELOW_HORIZON, event_document
 
 __all__ = ["Event", "EventFeed", "Position", "START"]
 
@@ -35,9 +35,9 @@ class Position:
 START = Position(0, 0)
 
 _PG_AFTER = sa.text(
-    """SELECT txid::text AS txid, seq, id, tenant_id, resource, type, record_id, version, at, "by", data::text AS data
+    f"""SELECT txid::text AS txid, seq, id, tenant_id, resource, type, record_id, version, at, "by", data::text AS data
 FROM record_events
-WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+WHERE {BELOW_HORIZON}
   AND (txid, seq) > (CAST(CAST(:txid AS text) AS xid8), :seq)
 ORDER BY txid, seq
 LIMIT :limit"""
@@ -69,17 +69,11 @@ class Event:
 
 
 def _event(row: Any) -> Event:
-    at = row.at if isinstance(row.at, str) else iso_utc_millis(row.at)
-    document = {
-        "id": row.id,
-        "type": row.type,
-        f"{row.type.partition('.')[0]}_id": row.record_id,
-        "version": row.version,
-        "at": at,
-        "by": row.by,
+    document = event_document(
+        id=row.id, type=row.type, record_id=row.record_id, version=row.version, at=row.at, by=row.by,
         # the stored JSON text as it is: no parse and re-serialize per event
-        "data": None if row.data is None else orjson.Fragment(row.data),
-    }
+        data=None if row.data is None else orjson.Fragment(row.data),
+    )
     return Event(
         Position(int(row.txid), row.seq), row.id, row.tenant_id, row.resource, row.type, row.at, orjson.dumps(document)
     )
