@@ -34,11 +34,11 @@ __all__ = ["ChangeLog", "EventPage", "parse_instant"]
 _E = record_events.c
 # Below the oldest transaction still running: every event there is committed or never will be.
 # (The transaction id goes out as text, under another name: ORDER BY must not sort that text.)
-_PG_FEED = """
+_PG_FEED = f"""
 SELECT txid::text AS position, seq, id, type, record_id, version, at, by, data
 FROM record_events
-WHERE tenant_id = :tenant_id AND resource = :resource {app}
-  AND {horizon}
+WHERE tenant_id = :tenant_id AND resource = :resource {{app}}
+  AND {BELOW_HORIZON}
   AND (txid, seq) > (CAST(CAST(:after_txid AS text) AS xid8), :after_seq)
 ORDER BY record_events.txid, record_events.seq
 LIMIT :limit
@@ -155,7 +155,7 @@ class ChangeLog:
             }  # fmt: skip
             if caller.app_id is not None:
                 params["app_id"] = caller.app_id
-            statement: Any = sa.text(_PG_FEED.format(app=app, horizon=BELOW_HORIZON)).bindparams(**params)
+            statement: Any = sa.text(_PG_FEED.format(app=app)).bindparams(**params)
         else:
             statement = (
                 sa.select(_E.seq, _E.id, _E.type, _E.record_id, _E.version, _E.at, _E.by, _E.data)
